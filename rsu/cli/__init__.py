@@ -1,0 +1,32 @@
+"""The ``rsu`` command line. Each command lives in its own module and imports heavy modules lazily."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from rsu import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="rsu")
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+def main(verbose: int) -> None:
+    """rsu: the roadside / plant-side edge appliance.
+
+    Run the box with `rsu run CONFIG`; validate a config with `rsu check CONFIG`;
+    watch what it publishes with `rsu tap ENDPOINT`.
+    """
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _register() -> None:
+    from rsu.cli import check
+
+    for module in (check,):
+        main.add_command(module.command)
+
+
+_register()

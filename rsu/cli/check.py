@@ -1,0 +1,24 @@
+"""``rsu check CONFIG``: validate a config, its plugins and models."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.command("check")
+@click.argument("config", type=click.Path(path_type=Path))
+def command(config: Path) -> None:
+    """Validate CONFIG; exit 0 when valid, exit 2 naming each bad key path."""
+    from rsu.config import ConfigError, load_config
+
+    try:
+        load_config(config)
+    except ConfigError as exc:
+        click.echo(f"{exc.source}: invalid configuration", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(2)
+    click.echo(f"{config}: ok")

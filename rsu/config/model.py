@@ -1,0 +1,33 @@
+"""The root of the configuration file."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from rsu.config.base import StrictModel
+from rsu.config.plugins import PluginsConfig
+from rsu.config.publish import PublishConfig
+from rsu.config.site import SiteConfig
+from rsu.config.sources import SourceConfig
+
+
+class RsuConfig(StrictModel):
+    """A whole rsu configuration (one YAML file)."""
+
+    version: Literal[1] = 1
+    site: SiteConfig
+    runner: Literal["embedded", "flink"] = "embedded"
+    sources: list[SourceConfig] = Field(default_factory=list)
+    publish: PublishConfig = PublishConfig()
+    plugins: PluginsConfig = PluginsConfig()
+
+    @model_validator(mode="after")
+    def _unique_source_ids(self) -> RsuConfig:
+        seen: set[str] = set()
+        for src in self.sources:
+            if src.id in seen:
+                raise ValueError(f"sources: duplicate id {src.id!r}")
+            seen.add(src.id)
+        return self

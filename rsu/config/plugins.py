@@ -1,0 +1,29 @@
+"""The ``plugins`` section: which plugins run, how they are isolated, and each one's settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ConfigDict, Field
+
+from rsu.config.base import StrictModel
+
+
+class PluginsConfig(StrictModel):
+    """``enabled`` lists the plugins to run (all others are blocked); any other key is a plugin's own
+    settings section (``plugins.<name>``), validated against the schema that plugin declares."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    enabled: list[str] = Field(default_factory=list)
+    failure_limit: int = Field(default=5, gt=0, description="consecutive failures before a plugin is disabled")
+    queue_size: int = Field(default=256, gt=0, description="products buffered per plugin before dropping")
+    stop_timeout_s: float = Field(default=5.0, gt=0, description="how long shutdown waits for a plugin to drain")
+
+    def settings_for(self, name: str) -> dict[str, Any]:
+        """The settings section of plugin ``name`` (empty when absent)."""
+        return dict((self.model_extra or {}).get(name) or {})
+
+    def sections(self) -> dict[str, Any]:
+        """All plugin settings sections by plugin name."""
+        return dict(self.model_extra or {})

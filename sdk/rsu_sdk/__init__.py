@@ -1,0 +1,68 @@
+"""rsu_sdk: everything a plugin for the rsu edge appliance imports.
+
+Implement hooks from :mod:`rsu_sdk.hookspecs` with :data:`hookimpl`; exchange the frozen values of
+:mod:`rsu_sdk.types`; publish through the :class:`Publisher` in the :class:`PluginContext` the host hands you.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+from rsu_sdk.context import PluginContext, Publisher, SiteInfo
+from rsu_sdk.errors import InvalidDataError, PluginConfigError, PublishError, RsuError
+from rsu_sdk.records import EncoderSpec, ModelSpec, SourceSpec
+from rsu_sdk.routing import PRODUCT_HOOKS, hook_for
+from rsu_sdk.types import (
+    ActuationCommand,
+    ActuationOutcome,
+    Alarm,
+    Detections,
+    Frame,
+    FusedObject,
+    HealthEvent,
+    ObjectList,
+    Prediction,
+    Product,
+    RadarObject,
+    RadarScan,
+    SensorReading,
+)
+
+__version__ = "0.1.0"
+
+hookimpl = pluggy.HookimplMarker("rsu")
+"""Mark a function or method as an implementation of an ``rsu_*`` hook."""
+
+ENTRY_POINT_GROUP = "rsu.plugins"
+"""The entry point group a plugin distribution registers itself in."""
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "PRODUCT_HOOKS",
+    "ActuationCommand",
+    "ActuationOutcome",
+    "Alarm",
+    "Detections",
+    "EncoderSpec",
+    "Frame",
+    "FusedObject",
+    "HealthEvent",
+    "InvalidDataError",
+    "ModelSpec",
+    "ObjectList",
+    "PluginConfigError",
+    "PluginContext",
+    "Prediction",
+    "Product",
+    "PublishError",
+    "Publisher",
+    "RadarObject",
+    "RadarScan",
+    "RsuError",
+    "SensorReading",
+    "SiteInfo",
+    "SourceSpec",
+    "__version__",
+    "hook_for",
+    "hookimpl",
+]

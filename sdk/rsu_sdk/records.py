@@ -1,0 +1,58 @@
+"""Typed records that plugins return from the ``rsu_register_*`` hooks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rsu_sdk.types import Product
+
+__all__ = ["SourceSpec", "EncoderSpec", "ModelSpec"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceSpec:
+    """A kind of input a plugin adds, usable as ``sources[i].type`` in the config.
+
+    :param kind: the ``type`` value that selects it, e.g. ``weather_station``.
+    :param open: called with the source's settings (a mapping) and a stop flag (a callable
+        returning True once the host shuts down); yields products until the input ends.
+    :param config_schema: JSON Schema of the source's settings, or None to accept any.
+    """
+
+    kind: str
+    open: Callable[[Mapping[str, Any], Callable[[], bool]], Iterator[Product]]
+    config_schema: Mapping[str, Any] | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EncoderSpec:
+    """A binary message format a plugin publishes, so that ``rsu tap`` can decode it.
+
+    :param name: the header's ``encoding`` value, e.g. ``cpm-uper``.
+    :param decode: turns a body into a JSON-serialisable mapping.
+    """
+
+    name: str
+    decode: Callable[[bytes], Mapping[str, Any]]
+    encode: Callable[[Mapping[str, Any]], bytes] | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelSpec:
+    """A model file a plugin ships or expects, checked by ``rsu check``.
+
+    :param name: how the config refers to it.
+    :param path: the file (ONNX, TFLite).
+    :param kind: what it does, e.g. ``fault-predictor``.
+    :param metadata: free-form facts (inputs, normalisation statistics, ...).
+    """
+
+    name: str
+    path: Path
+    kind: str
+    metadata: Mapping[str, Any] = field(default_factory=dict)
