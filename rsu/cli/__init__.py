@@ -23,9 +23,9 @@ def main(verbose: int) -> None:
 
 
 def _register() -> None:
-    from rsu.cli import check
+    from rsu.cli import bench, check
 
-    for module in (check,):
+    for module in (bench, check):
         main.add_command(module.command)
 
 
