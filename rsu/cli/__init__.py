@@ -23,9 +23,9 @@ def main(verbose: int) -> None:
 
 
 def _register() -> None:
-    from rsu.cli import bench, check
+    from rsu.cli import assets, bench, check, detect, keys, model, run, plugin_new, plugins_cmd, tap
 
-    for module in (bench, check):
+    for module in (bench, check, run, plugins_cmd, plugin_new, tap, keys, model, detect, assets):
         main.add_command(module.command)
 
 

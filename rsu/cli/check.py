@@ -13,9 +13,13 @@ import click
 def command(config: Path) -> None:
     """Validate CONFIG; exit 0 when valid, exit 2 naming each bad key path."""
     from rsu.config import ConfigError, load_config
+    from rsu.plugins.settings import check_plugins
 
     try:
-        load_config(config)
+        cfg = load_config(config)
+        plugin_problems = check_plugins(cfg.plugins)
+        if plugin_problems:
+            raise ConfigError(str(config), plugin_problems)
     except ConfigError as exc:
         click.echo(f"{exc.source}: invalid configuration", err=True)
         for problem in exc.problems:

@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from rsu.config.base import StrictModel
+from rsu.config.fusion import FusionConfig, check_fusion_sources
+from rsu.config.models import ModelsConfig, PrivacyConfig
 from rsu.config.plugins import PluginsConfig
 from rsu.config.publish import PublishConfig
 from rsu.config.site import SiteConfig
@@ -22,6 +24,9 @@ class RsuConfig(StrictModel):
     sources: list[SourceConfig] = Field(default_factory=list)
     publish: PublishConfig = PublishConfig()
     plugins: PluginsConfig = PluginsConfig()
+    models: ModelsConfig = ModelsConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
+    fusion: FusionConfig = FusionConfig()
 
     @model_validator(mode="after")
     def _unique_source_ids(self) -> RsuConfig:
@@ -30,4 +35,5 @@ class RsuConfig(StrictModel):
             if src.id in seen:
                 raise ValueError(f"sources: duplicate id {src.id!r}")
             seen.add(src.id)
+        check_fusion_sources(self.fusion, self.sources)
         return self

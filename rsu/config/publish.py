@@ -1,4 +1,4 @@
-"""The ``publish`` section: the ZeroMQ PUB socket of the wire format."""
+"""The ``publish`` section: the ZeroMQ PUB socket of the wire format (docs/wire-format.md)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,15 @@ class CurveConfig(StrictModel):
 class ZmqConfig(StrictModel):
     endpoint: str = Field(default="tcp://127.0.0.1:5556", pattern=r"^(tcp|ipc|inproc)://.+")
     send_hwm: int = Field(default=10000, gt=0, description="messages queued per subscriber before dropping")
+    count_drops: bool = Field(
+        default=True,
+        description=(
+            "true: when a subscriber's queue is full the message is dropped for every subscriber of the topic "
+            "and counted (XPUB_NODROP); false: a slow subscriber silently loses only its own messages "
+            "(plain PUB semantics, loss visible to it through seq gaps, not counted here)"
+        ),
+    )
+    linger_ms: int = Field(default=500, ge=0, description="how long close() waits to flush queued messages")
     curve: CurveConfig | None = None
 
 

@@ -2,6 +2,9 @@
 
 Implement hooks from :mod:`rsu_sdk.hookspecs` with :data:`hookimpl`; exchange the frozen values of
 :mod:`rsu_sdk.types`; publish through the :class:`Publisher` in the :class:`PluginContext` the host hands you.
+Register the plugin in the entry point group ``rsu.plugins`` (:data:`ENTRY_POINT_GROUP`). Test it with the
+opt-in pytest plugin :mod:`rsu_sdk.testing` (``pytest_plugins = ["rsu_sdk.testing"]``: fixtures, ``make_*``
+factories from :mod:`rsu_sdk.factories`, and ``run_plugin``). ``rsu plugin new NAME`` writes a template.
 """
 
 from __future__ import annotations

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rsu_sdk.types import Product
+from rsu_sdk.types import ObjectList, Product
+
+if TYPE_CHECKING:
+    from rsu_sdk.context import SiteInfo
 
 __all__ = ["SourceSpec", "EncoderSpec", "ModelSpec"]
 
@@ -34,12 +37,19 @@ class EncoderSpec:
 
     :param name: the header's ``encoding`` value, e.g. ``cpm-uper``.
     :param decode: turns a body into a JSON-serialisable mapping.
+    :param encode: the inverse of ``decode`` (a mapping as ``decode`` returns it -> body), or None.
+    :param encode_objects: builds and encodes one message carrying all fused objects of a cycle for a
+        site, or None when the format does not carry objects. Lets the host benchmark or replay the
+        format without importing the plugin.
+
+    .. versionchanged:: 0.1 ``encode_objects`` added.
     """
 
     name: str
     decode: Callable[[bytes], Mapping[str, Any]]
     encode: Callable[[Mapping[str, Any]], bytes] | None = None
     description: str = ""
+    encode_objects: Callable[[ObjectList, SiteInfo], bytes] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,0 +1,170 @@
+"""Actuation against a real pymodbus TCP server on loopback: confirm, retry, restart, alarm, exactly once."""
+
+from __future__ import annotations
+
+import time
+
+from dust_helpers import Harness, SprayerServer, free_port, sprayer_config, wait_for
+from rsu_sdk import ActuationCommand, ActuationOutcome, Alarm
+from rsu_sdk.testing import T0_NS, make_reading, run_plugin
+
+from rsu_dust_control import DustControl
+
+S = 10**9
+
+
+def reading(t_s: float, pm: float):
+    return make_reading(values={"pm2_5": pm, "humidity_pct": 40.0}, device="aq-1", source="air",
+                        t_event_ns=T0_NS + int(t_s * S))
+
+
+def command(i: int, actuator: str, action: str) -> ActuationCommand:
+    return ActuationCommand(source="dust_control", t_event_ns=T0_NS + i, actuator=actuator, action=action,
+                            command_id=f"test-{i}", reason="test")
+
+
+def outcomes(h: Harness) -> list[ActuationOutcome]:
+    return [p for p in h.emitted if isinstance(p, ActuationOutcome)]
+
+
+def test_reading_over_threshold_switches_and_confirms_by_read_back(sprayer_server: SprayerServer):
+    run = run_plugin(DustControl(), [reading(0, 40), reading(1, 180)], name="dust_control",
+                     config=sprayer_config(sprayer_server.port))
+    # run_plugin stops the plugin, and stop waits for pending commands: both are confirmed by now.
+    assert sprayer_server.coils[:2] == [True, True]
+    assert sorted(sprayer_server.writes) == [(0, True), (1, True)]  # two actuators, two threads
+    msgs = run.messages("actuation")
+    cmds = [m for m in msgs if m.schema == "rsu.actuation.command/1"]
+    assert [(m.source, m.data["action"]) for m in cmds] == [("spr-0", "on"), ("spr-1", "on")]
+    assert "pm2_5 180.0" in cmds[0].data["reason"]
+    done = [m for m in msgs if m.schema == "rsu.actuation.outcome/1"]
+    assert sorted((m.source, m.data["ok"]) for m in done) == [("spr-0", True), ("spr-1", True)]
+    assert {m.data["command"]["command_id"] for m in done} == {m.data["command_id"] for m in cmds}
+    assert all(isinstance(p, ActuationOutcome) and p.ok for p in run.emitted)
+
+
+def test_read_back_register_must_confirm(sprayer_server: SprayerServer):
+    sprayer_server.stuck.add(0)  # the pump behind coil 0 does not start
+    h = Harness(sprayer_config(sprayer_server.port, n=1))
+    h.plugin.submit(command(1, "spr-0", "on"))
+    wait_for(lambda: any(isinstance(p, Alarm) for p in h.emitted), 5, "unconfirmed-actuator alarm")
+    assert outcomes(h) == []
+    assert sprayer_server.writes == [(0, True)]  # coil already on: retries read, never write again
+    sprayer_server.stuck.clear()
+    wait_for(lambda: len(outcomes(h)) == 1, 5, "confirmation")
+    alarms = [p for p in h.emitted if isinstance(p, Alarm)]
+    assert [(a.kind, a.active) for a in alarms] == [("actuator_unreachable", True), ("actuator_unreachable", False)]
+    assert "read-back did not confirm on" in alarms[0].message
+    assert outcomes(h)[0].attempts >= 3
+    h.stop()
+    assert sprayer_server.writes == [(0, True)]
+
+
+def test_lost_write_response_is_not_written_twice(sprayer_server: SprayerServer):
+    sprayer_server.drop_write_responses = 1  # the write is applied, its answer never arrives
+    h = Harness(sprayer_config(sprayer_server.port, n=1))
+    h.plugin.submit(command(1, "spr-0", "on"))
+    wait_for(lambda: len(outcomes(h)) == 1, 8, "confirmation")
+    h.stop()
+    assert sprayer_server.writes == [(0, True)]
+    assert outcomes(h)[0].attempts == 2
+    assert h.plugin.workers["spr-0"].stats["skipped_writes"] == 1
+
+
+def test_actuator_restart_mid_sequence_every_command_once_in_order(sprayer_server: SprayerServer):
+    h = Harness(sprayer_config(sprayer_server.port, n=2))
+    seq = [command(i, f"spr-{i % 2}", "on" if (i // 2) % 2 == 0 else "off") for i in range(12)]
+    for cmd in seq[:4]:
+        h.plugin.submit(cmd)
+    wait_for(lambda: len(outcomes(h)) == 4, 5, "first four confirmations")
+    sprayer_server.stop()
+    for cmd in seq[4:10]:
+        h.plugin.submit(cmd)  # queued while the actuator is down
+    time.sleep(0.8)  # several failed attempts with backoff
+    assert len(outcomes(h)) == 4
+    sprayer_server.start()
+    for cmd in seq[10:]:
+        h.plugin.submit(cmd)
+    wait_for(lambda: len(outcomes(h)) == 12, 10, "all confirmations")
+    h.stop()
+    ids = [o.command.command_id for o in outcomes(h)]
+    assert sorted(ids) == sorted(c.command_id for c in seq) and len(set(ids)) == 12  # each once
+    for coil in (0, 1):
+        actuator = f"spr-{coil}"
+        wanted = [c.action == "on" for c in seq if c.actuator == actuator]
+        assert [v for c, v in sprayer_server.writes if c == coil] == wanted  # once each, in order
+        assert [o.command.command_id for o in outcomes(h) if o.command.actuator == actuator] == \
+            [c.command_id for c in seq if c.actuator == actuator]
+    published = h.of_schema("rsu.actuation.outcome/1")
+    assert sorted(m.data["command"]["command_id"] for m in published) == sorted(ids)
+
+
+def test_plugin_restart_resumes_journal_without_duplicates(sprayer_server: SprayerServer, tmp_path):
+    config = sprayer_config(sprayer_server.port, n=1)
+    config["actuation"] = {**config["actuation"], "stop_timeout_s": 0.2}
+    first = Harness(config, state_dir=tmp_path)
+    first.plugin.submit(command(1, "spr-0", "on"))
+    wait_for(lambda: len(outcomes(first)) == 1, 5, "first confirmation")
+    sprayer_server.stop()
+    first.plugin.submit(command(2, "spr-0", "off"))
+    first.plugin.submit(command(3, "spr-0", "on"))
+    first.stop()  # actuator still down: both stay in the journal
+    assert [c.command_id for c in first.plugin.journal.pending()] == ["test-2", "test-3"]
+
+    sprayer_server.start()
+    second = Harness(config, state_dir=tmp_path)
+    assert second.plugin.submit(command(1, "spr-0", "on")) is False  # already confirmed before the restart
+    assert second.plugin.submit(command(2, "spr-0", "off")) is False  # pending from the journal
+    wait_for(lambda: len(outcomes(second)) == 2, 5, "resumed confirmations")
+    second.stop()
+    assert [o.command.command_id for o in outcomes(second)] == ["test-2", "test-3"]
+    assert sprayer_server.writes == [(0, True), (0, False), (0, True)]
+    assert second.plugin.journal.pending() == []
+
+
+def test_unreachable_actuator_alarms_in_bounded_time_and_never_blocks_readings():
+    dead_port = free_port()  # nothing listens here
+    config = sprayer_config(dead_port, n=2)
+    config["actuation"] = {**config["actuation"], "stop_timeout_s": 0.5}
+    h = Harness(config)
+    started = time.monotonic()
+    slowest = 0.0
+    for i in range(40):
+        t0 = time.monotonic()
+        h.plugin.rsu_on_reading(reading(i, 300 if (i // 5) % 2 == 0 else 20))
+        slowest = max(slowest, time.monotonic() - t0)
+    wait_for(lambda: len([p for p in h.emitted if isinstance(p, Alarm)]) == 2, 5, "two alarms")
+    alarm_after = time.monotonic() - started
+    alarms = [p for p in h.emitted if isinstance(p, Alarm)]
+    assert sorted(a.device for a in alarms) == ["spr-0", "spr-1"]
+    assert all(a.kind == "actuator_unreachable" and a.active and a.severity == "critical" for a in alarms)
+    assert alarm_after < 3.0  # alarm_after_attempts=3 with 0.05 s backoff, or alarm_after_s=2
+    assert slowest < 0.25  # a network timeout is 0.5 s: a blocked call would show
+    published = h.of_schema("rsu.fault.alarm/1")
+    assert sorted(m.source for m in published) == ["spr-0", "spr-1"]
+    assert h.plugin.counts["commands"] == 16  # 8 switches x 2 sprayers, all kept for retry
+    t0 = time.monotonic()
+    h.stop()
+    assert time.monotonic() - t0 < 2.0  # stop_timeout_s plus one network timeout
+    assert len(h.plugin.journal.pending()) == 16
+    assert outcomes(h) == []
+
+
+def test_override_coil_holds_automatic_control(sprayer_server: SprayerServer):
+    from dust_helpers import OVERRIDE_COIL
+
+    sprayer_server.coils[OVERRIDE_COIL] = True
+    sprayer_server.stop()
+    sprayer_server.start()
+    config = sprayer_config(sprayer_server.port, n=1, manual_override={
+        "modbus": {"host": "127.0.0.1", "port": sprayer_server.port, "coil": OVERRIDE_COIL, "poll_s": 0.05}})
+    h = Harness(config)
+    wait_for(lambda: h.plugin.override is not None and h.plugin.override.active, 5, "override read")
+    h.plugin.rsu_on_reading(reading(0, 400))
+    assert h.plugin.counts["commands"] == 0
+    sprayer_server.set_coil(OVERRIDE_COIL, False)
+    wait_for(lambda: not h.plugin.override.active, 5, "override cleared")
+    h.plugin.rsu_on_reading(reading(1, 400))
+    wait_for(lambda: len(outcomes(h)) == 1, 5, "confirmation")
+    h.stop()
+    assert sprayer_server.writes == [(0, True)]

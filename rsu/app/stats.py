@@ -1,0 +1,81 @@
+"""Counters and latency samples of one run, and the JSON summary written at exit."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, defaultdict
+from typing import Any
+
+import numpy as np
+
+_RESERVOIR = 20_000
+
+
+class LatencyReservoir:
+    """Keeps up to ``capacity`` samples (uniform reservoir sampling) for percentile estimates."""
+
+    def __init__(self, capacity: int = _RESERVOIR, seed: int = 0) -> None:
+        self._samples = np.empty(capacity, dtype=np.float64)
+        self._count = 0
+        self._rng = np.random.default_rng(seed)
+
+    def add(self, value: float) -> None:
+        n = self._count
+        if n < self._samples.size:
+            self._samples[n] = value
+        else:
+            j = int(self._rng.integers(0, n + 1))
+            if j < self._samples.size:
+                self._samples[j] = value
+        self._count = n + 1
+
+    def percentiles(self) -> dict[str, float | int | None]:
+        kept = self._samples[: min(self._count, self._samples.size)]
+        if kept.size == 0:
+            return {"n": 0, "p50_ms": None, "p99_ms": None}
+        p50, p99 = np.percentile(kept, [50, 99])
+        return {"n": self._count, "p50_ms": round(float(p50), 3), "p99_ms": round(float(p99), 3)}
+
+
+class RunStats:
+    """Thread-safe counters per stage and topic, drops, late events, and event-to-publish latency."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.started_ns = time.time_ns()
+        self.stages: dict[str, Counter[str]] = defaultdict(Counter)
+        self.drops: Counter[str] = Counter()
+        self.late: Counter[str] = Counter()
+        self._latency: dict[str, LatencyReservoir] = defaultdict(LatencyReservoir)
+
+    def count(self, stage: str, key: str = "in", n: int = 1) -> None:
+        with self._lock:
+            self.stages[stage][key] += n
+
+    def drop(self, where: str, n: int = 1) -> None:
+        with self._lock:
+            self.drops[where] += n
+
+    def late_event(self, where: str, n: int = 1) -> None:
+        with self._lock:
+            self.late[where] += n
+
+    def latency(self, product: str, t_event_ns: int, t_publish_ns: int) -> None:
+        with self._lock:
+            self._latency[product].add((t_publish_ns - t_event_ns) / 1e6)
+            self._latency["all"].add((t_publish_ns - t_event_ns) / 1e6)
+
+    def summary(self, **extra: Any) -> dict[str, Any]:
+        """The run summary: counts per stage, drops, late events, latency p50/p99 per product, plus ``extra``."""
+        with self._lock:
+            out: dict[str, Any] = {
+                "started_ns": self.started_ns,
+                "duration_s": round((time.time_ns() - self.started_ns) / 1e9, 3),
+                "stages": {k: dict(v) for k, v in sorted(self.stages.items())},
+                "drops": dict(self.drops),
+                "late_events": dict(self.late),
+                "latency_event_to_publish": {k: v.percentiles() for k, v in sorted(self._latency.items())},
+            }
+        out.update(extra)
+        return out

@@ -1,0 +1,33 @@
+"""``rsu plugin new NAME [--dir DIR]``: scaffold a third-party plugin distribution."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.group("plugin")
+def command() -> None:
+    """Write plugins for the box."""
+
+
+@command.command("new")
+@click.argument("name")
+@click.option("--dir", "parent", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Folder to create the project folder <name>/ in.")
+def new_command(name: str, parent: Path) -> None:
+    """Create NAME/: pyproject with the rsu.plugins entry point, one hook implementation, one test.
+
+    Then: `pip install -e NAME`, `rsu plugins list`, `pytest NAME`.
+    """
+    from rsu.scaffold import render_plugin
+
+    try:
+        dest = render_plugin(name, parent)
+    except (ValueError, FileExistsError) as exc:
+        click.echo(f"rsu plugin new: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"created {dest}")
+    click.echo(f"next: pip install -e '{dest}[test]' && rsu plugins list && pytest {dest}")

@@ -1,0 +1,61 @@
+"""``rsu run CONFIG``: run the box until stopped (Ctrl-C, SIGTERM) or ``--for`` seconds pass."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+
+@click.command("run")
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--runner", type=click.Choice(["embedded", "flink"]), default=None,
+              help="Override the config's runner (default: embedded).")
+@click.option("--for", "for_seconds", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Stop after this many seconds (default: run until stopped or the inputs end).")
+@click.option("--summary", "summary_path", type=click.Path(path_type=Path), default=None,
+              help="Write the JSON run summary to this file on exit.")
+def command(config: Path, runner: str | None, for_seconds: float | None, summary_path: Path | None) -> None:
+    """Run the box described by CONFIG; print a JSON summary on exit."""
+    from rsu.app.build import StartupError, build_box
+    from rsu.config import ConfigError, load_config
+
+    try:
+        cfg = load_config(config)
+    except ConfigError as exc:
+        click.echo(f"rsu run: {exc.source}: invalid configuration", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(2)
+    if runner is not None:
+        cfg = cfg.model_copy(update={"runner": runner})
+    if cfg.runner != "embedded":
+        click.echo(f"rsu run: runner {cfg.runner!r} is not available in this build", err=True)
+        sys.exit(2)
+    try:
+        box = build_box(cfg, base_dir=config.resolve().parent)
+    except StartupError as exc:
+        click.echo(f"rsu run: {exc}", err=True)
+        sys.exit(1)
+
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        click.echo(f"rsu run: {signal.Signals(signum).name} received, draining and stopping", err=True)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    click.echo(box.banner(), err=True)
+    box.run(for_seconds, should_stop=stop.is_set)
+    summary = box.summary()
+    text = json.dumps(summary, indent=2, default=str)
+    if summary_path is not None:
+        summary_path.parent.mkdir(parents=True, exist_ok=True)
+        summary_path.write_text(text + "\n")
+        click.echo(f"rsu run: summary written to {summary_path}", err=True)
+    click.echo(text)

@@ -1,0 +1,184 @@
+"""Geometry of the site: ground-plane homography (own DLT), camera projection, radar pose, ENU <-> WGS84.
+
+Conventions: ENU metres from the site origin (x east, y north, z up); headings and yaws in degrees
+clockwise from North; the homography ``H`` maps ground ``(e, n, 1)`` to pixels ``(u, v, 1)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "solve_homography", "apply_homography", "reprojection_errors", "PinholeCamera", "RadarMount",
+    "enu_to_wgs84", "wgs84_to_enu", "heading_deg",
+]
+
+Array = npt.NDArray[np.float64]
+
+
+def _normaliser(pts: Array) -> Array:
+    """Similarity that moves points to zero mean and mean distance sqrt(2) (Hartley normalisation)."""
+    mean = pts.mean(axis=0)
+    dist = np.sqrt(((pts - mean) ** 2).sum(axis=1)).mean()
+    s = math.sqrt(2) / dist if dist > 0 else 1.0
+    return np.array([[s, 0, -s * mean[0]], [0, s, -s * mean[1]], [0, 0, 1]])
+
+
+def solve_homography(ground: npt.ArrayLike, pixels: npt.ArrayLike) -> Array:
+    """Homography ground -> image from >= 4 point pairs by normalised DLT (SVD), least squares for > 4.
+
+    :raises ValueError: fewer than 4 pairs, non-finite values, or a degenerate (collinear) layout.
+    """
+    g = np.asarray(ground, dtype=np.float64).reshape(-1, 2)
+    p = np.asarray(pixels, dtype=np.float64).reshape(-1, 2)
+    if g.shape != p.shape:
+        raise ValueError(f"expected as many ground points as pixels, got {len(g)} and {len(p)}")
+    if len(g) < 4:
+        raise ValueError(f"need at least 4 point pairs, got {len(g)}")
+    if not (np.isfinite(g).all() and np.isfinite(p).all()):
+        raise ValueError("point coordinates must be finite")
+    tg, tp = _normaliser(g), _normaliser(p)
+    gh = (tg @ np.c_[g, np.ones(len(g))].T).T
+    ph = (tp @ np.c_[p, np.ones(len(p))].T).T
+    rows = []
+    for (x, y, w), (u, v, s) in zip(gh, ph):
+        rows.append([0, 0, 0, -s * x, -s * y, -s * w, v * x, v * y, v * w])
+        rows.append([s * x, s * y, s * w, 0, 0, 0, -u * x, -u * y, -u * w])
+    a = np.asarray(rows)
+    _, sv, vt = np.linalg.svd(a)
+    if sv[-2] < 1e-9 * sv[0]:
+        raise ValueError("degenerate point layout (three or more points on a line?)")
+    hn = vt[-1].reshape(3, 3)
+    h = np.linalg.inv(tp) @ hn @ tg
+    if abs(h[2, 2]) < 1e-12:
+        raise ValueError("degenerate homography")
+    return h / h[2, 2]
+
+
+def apply_homography(h: Array, pts: npt.ArrayLike) -> Array:
+    """Map ``(N, 2)`` points through ``h``; points mapped to infinity become NaN."""
+    p = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
+    q = p @ h[:, :2].T + h[:, 2]
+    w = q[:, 2:3]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = q[:, :2] / w
+    out[np.abs(w[:, 0]) < 1e-12] = np.nan
+    return out
+
+
+def reprojection_errors(h: Array, ground: npt.ArrayLike, pixels: npt.ArrayLike) -> tuple[Array, Array]:
+    """Per-point error in pixels (ground -> image) and in metres (image -> ground)."""
+    g = np.asarray(ground, dtype=np.float64).reshape(-1, 2)
+    p = np.asarray(pixels, dtype=np.float64).reshape(-1, 2)
+    px = np.linalg.norm(apply_homography(h, g) - p, axis=1)
+    m = np.linalg.norm(apply_homography(np.linalg.inv(h), p) - g, axis=1)
+    return px, m
+
+
+@dataclass(frozen=True, slots=True)
+class PinholeCamera:
+    """A camera with intrinsics ``K`` and a pose (position ENU, yaw clockwise from North, pitch down)."""
+
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    position: tuple[float, float, float]
+    yaw_deg: float
+    pitch_deg: float
+
+    @property
+    def k(self) -> Array:
+        return np.array([[self.fx, 0, self.cx], [0, self.fy, self.cy], [0, 0, 1.0]])
+
+    @property
+    def rotation(self) -> Array:
+        """World (ENU) -> camera (x right, y down, z forward)."""
+        yaw, pitch = math.radians(self.yaw_deg), math.radians(self.pitch_deg)
+        fwd = np.array([math.sin(yaw) * math.cos(pitch), math.cos(yaw) * math.cos(pitch), -math.sin(pitch)])
+        right = np.cross(fwd, [0.0, 0.0, 1.0])
+        right /= np.linalg.norm(right)
+        down = np.cross(fwd, right)
+        return np.vstack([right, down, fwd])
+
+    def project(self, pts_enu: npt.ArrayLike) -> tuple[Array, Array]:
+        """Pixels ``(N, 2)`` and depth ``(N,)`` of ENU points ``(N, 3)``."""
+        p = np.asarray(pts_enu, dtype=np.float64).reshape(-1, 3)
+        cam = (p - np.asarray(self.position)) @ self.rotation.T
+        z = cam[:, 2]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            uv = np.c_[self.fx * cam[:, 0] / z + self.cx, self.fy * cam[:, 1] / z + self.cy]
+        return uv, z
+
+    def ground_homography(self) -> Array:
+        """``H = K [r1 r2 t]``: ground plane (z = 0) -> image."""
+        r = self.rotation
+        t = -r @ np.asarray(self.position)
+        h = self.k @ np.c_[r[:, 0], r[:, 1], t]
+        return h / h[2, 2]
+
+
+@dataclass(frozen=True, slots=True)
+class RadarMount:
+    """A radar's pose: position ENU and boresight yaw (clockwise from North). Radar frame: x ahead, y left."""
+
+    position: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    yaw_deg: float = 0.0
+
+    def _axes(self) -> tuple[Array, Array]:
+        yaw = math.radians(self.yaw_deg)
+        fwd = np.array([math.sin(yaw), math.cos(yaw)])
+        left = np.array([-math.cos(yaw), math.sin(yaw)])
+        return fwd, left
+
+    def to_enu(self, xy: npt.ArrayLike) -> Array:
+        """Radar ``(N, 2)`` (long, lat) -> ENU ``(N, 2)`` ground positions."""
+        fwd, left = self._axes()
+        p = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        return np.asarray(self.position[:2]) + p[:, :1] * fwd + p[:, 1:2] * left
+
+    def vel_to_enu(self, vxy: npt.ArrayLike) -> Array:
+        """Radar velocities ``(N, 2)`` -> ENU velocities (the radar stands still)."""
+        fwd, left = self._axes()
+        v = np.asarray(vxy, dtype=np.float64).reshape(-1, 2)
+        return v[:, :1] * fwd + v[:, 1:2] * left
+
+    def from_enu(self, en: npt.ArrayLike) -> Array:
+        """ENU ``(N, 2)`` -> radar ``(N, 2)`` (long, lat)."""
+        fwd, left = self._axes()
+        d = np.asarray(en, dtype=np.float64).reshape(-1, 2) - np.asarray(self.position[:2])
+        return np.c_[d @ fwd, d @ left]
+
+    def vel_from_enu(self, v_en: npt.ArrayLike) -> Array:
+        fwd, left = self._axes()
+        v = np.asarray(v_en, dtype=np.float64).reshape(-1, 2)
+        return np.c_[v @ fwd, v @ left]
+
+
+def enu_to_wgs84(e: npt.ArrayLike, n: npt.ArrayLike, u: npt.ArrayLike, lat0: float, lon0: float,
+                 alt0: float = 0.0) -> tuple[Array, Array, Array]:
+    """ENU metres -> WGS84 (lat, lon degrees, altitude metres), via pymap3d."""
+    import pymap3d
+
+    lat, lon, alt = pymap3d.enu2geodetic(np.asarray(e, float), np.asarray(n, float), np.asarray(u, float),
+                                         lat0, lon0, alt0)
+    return np.asarray(lat), np.asarray(lon), np.asarray(alt)
+
+
+def wgs84_to_enu(lat: npt.ArrayLike, lon: npt.ArrayLike, alt: npt.ArrayLike, lat0: float, lon0: float,
+                 alt0: float = 0.0) -> tuple[Array, Array, Array]:
+    """WGS84 -> ENU metres from the origin, via pymap3d."""
+    import pymap3d
+
+    e, n, u = pymap3d.geodetic2enu(np.asarray(lat, float), np.asarray(lon, float), np.asarray(alt, float),
+                                   lat0, lon0, alt0)
+    return np.asarray(e), np.asarray(n), np.asarray(u)
+
+
+def heading_deg(ve: npt.ArrayLike, vn: npt.ArrayLike) -> Array:
+    """Direction of travel, degrees clockwise from North in ``[0, 360)``."""
+    return np.degrees(np.arctan2(np.asarray(ve, float), np.asarray(vn, float))) % 360.0

@@ -1,0 +1,113 @@
+"""Image -> model input: letterbox or stretch, colour order, normalisation, layout, batching.
+
+Every image gets a :class:`Transform` that maps boxes in model-input pixels back to image pixels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import cv2
+import numpy as np
+
+__all__ = ["InputSpec", "Transform", "letterbox", "stretch", "prepare_batch"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InputSpec:
+    """How a model wants its input.
+
+    :param size: ``(width, height)`` of the model input.
+    :param resize: ``letterbox`` (keep aspect, pad with ``pad_value``) or ``stretch`` (resize to fit).
+    :param color: channel order the model expects, ``rgb`` or ``bgr`` (frames are BGR).
+    :param mean: subtracted per channel (in the model's channel order) from 0..255 values.
+    :param std: divides per channel after ``mean``.
+    :param layout: ``NCHW`` or ``NHWC``.
+    """
+
+    size: tuple[int, int]
+    resize: Literal["letterbox", "stretch"] = "letterbox"
+    color: Literal["rgb", "bgr"] = "rgb"
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    std: tuple[float, float, float] = (255.0, 255.0, 255.0)
+    layout: Literal["NCHW", "NHWC"] = "NCHW"
+    pad_value: int = 114
+    _scale: np.ndarray = field(init=False, repr=False, compare=False)
+    _offset: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        w, h = self.size
+        if w <= 0 or h <= 0:
+            raise ValueError(f"InputSpec.size: expected positive (width, height), got {self.size}")
+        if any(s == 0 for s in self.std):
+            raise ValueError(f"InputSpec.std: must not contain 0, got {self.std}")
+        scale = 1.0 / np.asarray(self.std, np.float32)
+        object.__setattr__(self, "_scale", scale)
+        object.__setattr__(self, "_offset", -np.asarray(self.mean, np.float32) * scale)
+
+
+@dataclass(frozen=True, slots=True)
+class Transform:
+    """``image = (model - pad) / scale``, per axis; ``image_size`` is ``(width, height)`` for clipping."""
+
+    scale_x: float
+    scale_y: float
+    pad_x: float
+    pad_y: float
+    image_size: tuple[int, int]
+
+    def to_image(self, xyxy: np.ndarray) -> np.ndarray:
+        """Map ``(N, 4)`` boxes from model-input pixels to image pixels, clipped to the image."""
+        out = np.asarray(xyxy, np.float32).copy()
+        out[:, [0, 2]] = (out[:, [0, 2]] - self.pad_x) / self.scale_x
+        out[:, [1, 3]] = (out[:, [1, 3]] - self.pad_y) / self.scale_y
+        w, h = self.image_size
+        out[:, [0, 2]] = np.clip(out[:, [0, 2]], 0, w)
+        out[:, [1, 3]] = np.clip(out[:, [1, 3]], 0, h)
+        return out
+
+
+def letterbox(image: np.ndarray, size: tuple[int, int], pad_value: int = 114) -> tuple[np.ndarray, Transform]:
+    """Resize keeping the aspect ratio and pad (centred) to ``size`` = ``(width, height)``."""
+    h, w = image.shape[:2]
+    tw, th = size
+    r = min(tw / w, th / h)
+    nw, nh = max(1, round(w * r)), max(1, round(h * r))
+    pad_x, pad_y = (tw - nw) / 2, (th - nh) / 2
+    left, top = int(round(pad_x - 0.1)), int(round(pad_y - 0.1))
+    out = np.full((th, tw, 3), pad_value, np.uint8)
+    resized = image if (nw, nh) == (w, h) else cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
+    out[top:top + nh, left:left + nw] = resized
+    return out, Transform(nw / w, nh / h, float(left), float(top), (w, h))
+
+
+def stretch(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, Transform]:
+    """Resize to ``size`` = ``(width, height)`` ignoring the aspect ratio."""
+    h, w = image.shape[:2]
+    tw, th = size
+    out = image if (tw, th) == (w, h) else cv2.resize(image, (tw, th), interpolation=cv2.INTER_LINEAR)
+    return out, Transform(tw / w, th / h, 0.0, 0.0, (w, h))
+
+
+def prepare_batch(images: Sequence[np.ndarray], spec: InputSpec) -> tuple[np.ndarray, list[Transform]]:
+    """Turn BGR uint8 images into one float32 batch in ``spec``'s layout, and their transforms."""
+    if not images:
+        raise ValueError("prepare_batch: no images")
+    tw, th = spec.size
+    batch = np.empty((len(images), th, tw, 3), np.float32)
+    transforms: list[Transform] = []
+    for i, img in enumerate(images):
+        if img.ndim != 3 or img.shape[2] != 3:
+            raise ValueError(f"prepare_batch: image {i}: expected (H, W, 3), got {img.shape}")
+        resized, tf = letterbox(img, spec.size, spec.pad_value) if spec.resize == "letterbox" \
+            else stretch(img, spec.size)
+        if spec.color == "rgb":
+            resized = resized[:, :, ::-1]
+        np.multiply(resized, spec._scale, out=batch[i], casting="unsafe")
+        batch[i] += spec._offset
+        transforms.append(tf)
+    if spec.layout == "NCHW":
+        batch = np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
+    return batch, transforms

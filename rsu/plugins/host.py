@@ -1,0 +1,234 @@
+"""Run the enabled plugins: start them, hand each product to each plugin's worker, stop them.
+
+The sensor path only ever calls :meth:`PluginHost.dispatch`, which queues and returns: a plugin that
+raises is counted and, after ``failure_limit`` failures in a row, disabled (a ``health`` product is
+published and a :class:`~rsu_sdk.types.HealthEvent` goes to the other plugins); a slow plugin drops
+products from its own bounded queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from rsu_sdk import HealthEvent, PluginContext, Product, Publisher, SiteInfo
+from rsu_sdk.errors import InvalidDataError
+from rsu_sdk.routing import PRODUCT_HOOKS, hook_for
+
+from rsu.plugins.manager import LoadedPlugins, PluginLoadError, create_plugin_manager
+from rsu.plugins.registry import call_impl, impls_of
+from rsu.plugins.settings import plugin_problems
+from rsu.plugins.worker import PluginWorker
+
+if TYPE_CHECKING:
+    from rsu.config import RsuConfig
+
+__all__ = ["PluginHost", "freeze"]
+
+log = logging.getLogger("rsu.plugins")
+
+_EMITTED_MEMORY = 4096  # products emitted by plugins and not yet seen back by dispatch()
+
+
+def freeze(value: Any) -> Any:
+    """A read-only deep copy of JSON-like settings: mappings become MappingProxyType, lists tuples."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({str(k): freeze(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+class PluginHost:
+    """Owns the workers of the loaded plugins.
+
+    :param loaded: what :func:`~rsu.plugins.manager.create_plugin_manager` returned.
+    :param settings: plugin name -> its (already validated) ``plugins.<name>`` section.
+    :param emit_sink: where products that plugins emit go (e.g. the box's ingest queue, which routes them
+        back through :meth:`dispatch`); None dispatches them straight to the other plugins. Either way a
+        plugin never receives a product it emitted itself.
+    :param state_root: each plugin gets ``state_root/<name>`` as its ``state_dir``.
+    """
+
+    def __init__(
+        self,
+        loaded: LoadedPlugins,
+        *,
+        site: SiteInfo,
+        publisher: Publisher,
+        settings: Mapping[str, Mapping[str, Any]] | None = None,
+        failure_limit: int = 5,
+        queue_size: int = 256,
+        stop_timeout_s: float = 5.0,
+        state_root: Path | None = None,
+        emit_sink: Callable[[Product], None] | None = None,
+    ) -> None:
+        self.loaded = loaded
+        self.site = site
+        self.publisher = publisher
+        self.settings = dict(settings or {})
+        self.stop_timeout_s = stop_timeout_s
+        self.state_root = state_root
+        self._emit_sink = emit_sink
+        self.workers: dict[str, PluginWorker] = {
+            name: PluginWorker(name, queue_size=queue_size, failure_limit=failure_limit,
+                               logger=logging.getLogger(f"rsu.plugin.{name}"), on_disabled=self._on_disabled)
+            for name in loaded.loaded()
+        }
+        self._routes: dict[str, list[tuple[PluginWorker, str, Callable[..., Any], bool]]] = {}
+        self._started: set[str] = set()
+        self._emitted: OrderedDict[int, tuple[Product, str]] = OrderedDict()
+        self._emitted_lock = threading.Lock()
+        self._running = False
+        self._early_health: list[tuple[HealthEvent, str]] = []
+        self.unrouted = 0
+
+    @classmethod
+    def from_config(
+        cls,
+        config: RsuConfig,
+        *,
+        publisher: Publisher,
+        extra_plugins: Iterable[tuple[str, object]] = (),
+        state_root: Path | None = None,
+        emit_sink: Callable[[Product], None] | None = None,
+    ) -> PluginHost:
+        """Load exactly the plugins ``config.plugins.enabled`` names and validate their settings.
+
+        :raises PluginLoadError: an enabled plugin is not installed or failed to load, or a settings section
+            is invalid; ``problems`` names each (``plugins.<name>.<path>: reason``).
+        """
+        pc = config.plugins
+        loaded = create_plugin_manager(pc.enabled, extra_plugins=extra_plugins)
+        problems = plugin_problems(loaded, pc.enabled, pc.sections())
+        if problems:
+            raise PluginLoadError(problems)
+        site = SiteInfo(name=config.site.name, lat=config.site.lat, lon=config.site.lon, alt=config.site.alt)
+        return cls(loaded, site=site, publisher=publisher,
+                   settings={n: pc.settings_for(n) for n in pc.enabled}, failure_limit=pc.failure_limit,
+                   queue_size=pc.queue_size, stop_timeout_s=pc.stop_timeout_s, state_root=state_root,
+                   emit_sink=emit_sink)
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Call each plugin's ``rsu_on_start`` (a failure disables that plugin only) and start its worker."""
+        pm = self.loaded.pm
+        starts = {impl.plugin_name: impl for impl in impls_of(pm, "rsu_on_start")}
+        for name, worker in self.workers.items():
+            impl = starts.get(name)
+            if impl is not None:
+                try:
+                    call_impl(impl, context=self._context(name))
+                except Exception as exc:  # noqa: BLE001 - one plugin's start must not stop the box
+                    worker.log.exception("plugin %s failed to start", name)
+                    worker.disable(f"rsu_on_start failed: {type(exc).__name__}: {exc}")
+                    continue
+            self._started.add(name)
+            worker.start()
+        for hook_name, arg in PRODUCT_HOOKS.values():
+            self._routes[hook_name] = [
+                (self.workers[i.plugin_name], hook_name, i.function, arg in i.argnames)
+                for i in impls_of(pm, hook_name) if i.plugin_name in self._started
+            ]
+        self._running = True
+        for event, name in self._early_health:  # plugins whose start failed, now that the others run
+            self.dispatch(event, exclude=name)
+        self._early_health.clear()
+
+    def _context(self, name: str) -> PluginContext:
+        state_dir = None
+        if self.state_root is not None:
+            state_dir = self.state_root / name
+            state_dir.mkdir(parents=True, exist_ok=True)
+        return PluginContext(
+            name=name, site=self.site, config=freeze(self.settings.get(name) or {}), publisher=self.publisher,
+            emit=lambda product, _origin=name: self.emit(product, origin=_origin),
+            logger=logging.getLogger(f"rsu.plugin.{name}"), state_dir=state_dir,
+        )
+
+    def stop(self) -> None:
+        """Drain every queue within ``stop_timeout_s`` (one deadline for all), then call ``rsu_on_stop``."""
+        if not self._running:
+            return
+        self._running = False
+        deadline = time.monotonic() + self.stop_timeout_s
+        for worker in self.workers.values():
+            worker.close(deadline)
+        for impl in impls_of(self.loaded.pm, "rsu_on_stop"):
+            if impl.plugin_name not in self._started:
+                continue
+            try:
+                call_impl(impl)
+            except Exception:  # noqa: BLE001
+                log.exception("plugin %s failed in rsu_on_stop", impl.plugin_name)
+                self.workers[impl.plugin_name].errors += 1
+
+    def wait_idle(self, timeout: float = 5.0) -> bool:
+        """Wait until every queue is empty and no plugin is inside a call (tests, orderly shutdown)."""
+        deadline = time.monotonic() + timeout
+        return all(w.wait_idle(deadline) for w in self.workers.values())
+
+    # -- products ---------------------------------------------------------------------------------
+
+    def dispatch(self, product: Product, *, exclude: str | None = None) -> int:
+        """Queue ``product`` for every plugin that implements its hook; never blocks.
+
+        :returns: how many plugins it was queued for (full queues count a drop instead).
+        """
+        if not self._running:
+            return 0
+        with self._emitted_lock:
+            entry = self._emitted.pop(id(product), None)
+        if entry is not None and entry[0] is product:
+            exclude = entry[1]
+        try:
+            hook_name, _ = hook_for(product)
+        except InvalidDataError:
+            self.unrouted += 1
+            return 0
+        queued = 0
+        for worker, hook, function, wants_arg in self._routes.get(hook_name, ()):
+            if worker.name != exclude:
+                queued += worker.offer(hook, function, (product,) if wants_arg else ())
+        return queued
+
+    def emit(self, product: Product, *, origin: str) -> None:
+        """A plugin hands a product back to the host (:attr:`PluginContext.emit`)."""
+        if self._emit_sink is None:
+            self.dispatch(product, exclude=origin)
+            return
+        with self._emitted_lock:
+            self._emitted[id(product)] = (product, origin)
+            while len(self._emitted) > _EMITTED_MEMORY:
+                self._emitted.popitem(last=False)
+        self._emit_sink(product)
+
+    def _on_disabled(self, name: str, reason: str) -> None:
+        component = f"plugin:{name}"
+        try:
+            self.publisher.publish("health", {"component": component, "status": "down", "message": reason},
+                                   source=component)
+        except Exception:  # noqa: BLE001 - the health report must not take the host down
+            log.exception("publishing the health of plugin %s failed", name)
+        event = HealthEvent(source="rsu", t_event_ns=time.time_ns(), component=component, status="down",
+                            message=reason)
+        if self._running:
+            self.dispatch(event, exclude=name)
+        else:
+            self._early_health.append((event, name))
+
+    # -- reporting --------------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        """Per plugin: calls, errors, consecutive_errors, drops, queue_depth, disabled, status, version."""
+        out = {}
+        for name, worker in self.workers.items():
+            out[name] = {"version": self.loaded.plugins[name].version, **worker.stats()}
+        return out

@@ -1,0 +1,353 @@
+"""The box's ZeroMQ publisher: one XPUB socket, the v1 envelope, per-topic seq, counted drops.
+
+Thread safety: plugins publish from their own worker threads and pyzmq sockets are not thread-safe, so every
+socket call happens under one lock. The lock (rather than a sender thread fed by a queue) keeps a message's
+latency at one non-blocking ``send`` with no thread hop or extra queue, and makes ``seq`` order equal wire order
+for free. The lock is held only for building the envelope head and a ``NOBLOCK`` send, never while waiting on
+the network; JSON encoding of the data happens outside it.
+
+Drops: with ``count_drops`` (default) the socket sets ``XPUB_NODROP``: when a subscriber's queue holds
+``send_hwm`` messages, ``send`` fails at once and the message is counted as dropped (its ``seq`` is used, so
+subscribers see the gap). With ``count_drops: false`` a slow subscriber silently loses only its own messages
+(plain PUB behaviour) and nothing is counted here.
+
+``seq`` starts at 0 on each topic when the publisher starts and grows by 1 per message, dropped ones included.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import orjson
+import zmq
+
+from rsu.config.publish import ZmqConfig
+from rsu.publish.schema_defs import ENVELOPE_KEYS
+from rsu.publish.topics import check_source, default_schema, topic_for
+from rsu_sdk import PublishError
+
+__all__ = ["ZmqPublisher", "ScopedPublisher"]
+
+log = logging.getLogger(__name__)
+
+_DRAIN_EVERY = 1024
+_CACHE_MAX = 4096
+_ENVELOPE = frozenset(ENVELOPE_KEYS)
+_SITE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _encode_data(product: str, data: Mapping[str, Any]) -> bytes:
+    """The data object as compact UTF-8 JSON (checked: a mapping with str keys and no envelope keys).
+
+    orjson writes a non-finite float as ``null`` (JSON has no NaN); rsu's own payloads refuse them earlier.
+    """
+    if not isinstance(data, Mapping):
+        raise PublishError(f"{product}: data must be a mapping, got {type(data).__name__}")
+    clash = _ENVELOPE & data.keys()
+    if clash:
+        raise PublishError(f"{product}: data uses envelope keys {sorted(clash)}")
+    try:
+        return orjson.dumps(data if isinstance(data, dict) else dict(data), default=_json_default,
+                            option=orjson.OPT_SERIALIZE_NUMPY)
+    except TypeError as exc:  # orjson.JSONEncodeError is a TypeError
+        raise PublishError(f"{product}: data is not JSON-serialisable: {exc}") from None
+
+
+def _check_time(t_event_ns: int | None) -> None:
+    if t_event_ns is not None and (isinstance(t_event_ns, bool) or not isinstance(t_event_ns, (int, np.integer))
+                                   or t_event_ns < 0):
+        raise PublishError(f"t_event_ns: expected int nanoseconds >= 0, got {t_event_ns!r}")
+
+
+def _is_loopback(endpoint: str) -> bool:
+    if not endpoint.startswith("tcp://"):
+        return True
+    host = endpoint[6:].rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ZmqPublisher:
+    """Publishes JSON payloads and binary V2X messages on ``rsu/<site>/<product>[/<source>]``.
+
+    Implements :class:`rsu_sdk.Publisher`. ``source`` given to ``publish`` adds a topic level and is the
+    envelope's ``source``; without it the envelope names ``default_source``.
+
+    :param site: the site name (``site.name`` of the config), the second topic level.
+    :param config: ``publish.zmq`` of the config; the endpoint may use port ``*`` (see :attr:`endpoint`).
+    """
+
+    def __init__(self, site: str, config: ZmqConfig | None = None, *, default_source: str = "rsu",
+                 context: zmq.Context | None = None) -> None:
+        self.config = config or ZmqConfig()
+        if not isinstance(site, str) or not _SITE.match(site):
+            raise PublishError(f"site.name {site!r}: expected a name matching {_SITE.pattern}")
+        self.site = site
+        self.default_source = check_source(default_source)
+        self._own_context = context is None
+        self._ctx = zmq.Context() if context is None else context
+        self._lock = threading.Lock()
+        self._auth = None
+        self._closed = False
+        self._sent: Counter[str] = Counter()
+        self._dropped: Counter[str] = Counter()
+        self._invalid = 0
+        self._subs: Counter[bytes] = Counter()
+        self._cache: dict[tuple[str, str | None, str, str], tuple[str, bytes, bytes]] = {}
+        self._since_drain = 0
+        try:
+            self._sock = self._open()
+        except BaseException:
+            self._teardown(0)
+            raise
+
+    @classmethod
+    def from_config(cls, config: Any, **kwargs: Any) -> ZmqPublisher:
+        """Build from a whole :class:`rsu.config.model.RsuConfig`."""
+        return cls(config.site.name, config.publish.zmq, **kwargs)
+
+    def _open(self) -> zmq.Socket:
+        cfg = self.config
+        sock = self._ctx.socket(zmq.XPUB)
+        sock.setsockopt(zmq.LINGER, cfg.linger_ms)
+        sock.setsockopt(zmq.SNDHWM, cfg.send_hwm)
+        sock.setsockopt(zmq.XPUB_VERBOSER, 1)  # every (un)subscribe reaches us: readiness and counts
+        if cfg.count_drops:
+            sock.setsockopt(zmq.XPUB_NODROP, 1)
+        if cfg.curve is not None:
+            from rsu.publish.curve import configure_server, start_authenticator
+
+            self._auth = start_authenticator(self._ctx, cfg.curve.authorized_keys)  # before bind: no gap
+            try:
+                configure_server(sock, cfg.curve.server_secret_key)
+            except BaseException:
+                sock.close(0)
+                raise
+        try:
+            sock.bind(cfg.endpoint)
+        except zmq.ZMQError as exc:
+            sock.close(0)
+            raise PublishError(f"publish.zmq.endpoint: cannot bind {cfg.endpoint}: {exc}") from None
+        self._endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        if cfg.curve is None and not _is_loopback(self._endpoint):
+            log.warning("publishing on %s beyond loopback without CURVE (publish.zmq.curve)", self._endpoint)
+        log.info("publishing on %s (CURVE %s, send_hwm %d)", self._endpoint,
+                 "on" if cfg.curve else "off", cfg.send_hwm)
+        return sock
+
+    @property
+    def endpoint(self) -> str:
+        """The bound endpoint, with the real port when the config asked for ``*``."""
+        return self._endpoint
+
+    # -- Publisher protocol -------------------------------------------------------------------------------
+
+    def publish(self, product: str, data: Mapping[str, Any], *, source: str | None = None,
+                t_event_ns: int | None = None, schema: str | None = None) -> None:
+        """Send ``[topic, envelope + data]``; never blocks. PublishError for a bad product, source or data."""
+        self._publish(product, data, source, t_event_ns, schema, self.default_source)
+
+    def publish_binary(self, product: str, header: Mapping[str, Any], body: bytes, *, source: str | None = None,
+                       t_event_ns: int | None = None, schema: str | None = None) -> None:
+        """Send ``[topic, envelope + header, body]``; ``header`` must name the body's ``encoding``."""
+        self._publish_binary(product, header, body, source, t_event_ns, schema, self.default_source)
+
+    def scoped(self, default_source: str) -> ScopedPublisher:
+        """A view sharing this socket and seq counters whose envelope ``source`` defaults to ``default_source``."""
+        return ScopedPublisher(self, check_source(default_source))
+
+    # -- internals ------------------------------------------------------------------------------------------
+
+    def _publish(self, product: str, data: Mapping[str, Any], source: str | None, t_event_ns: int | None,
+                 schema: str | None, default_source: str) -> None:
+        try:
+            topic, topic_b, head = self._head(product, source, schema, default_source)
+            _check_time(t_event_ns)
+            body = _encode_data(product, data)
+        except PublishError:
+            with self._lock:
+                self._invalid += 1
+            raise
+        self._send(topic, topic_b, head, body, t_event_ns, None)
+
+    def _publish_binary(self, product: str, header: Mapping[str, Any], body: bytes, source: str | None,
+                        t_event_ns: int | None, schema: str | None, default_source: str) -> None:
+        try:
+            if not isinstance(body, (bytes, bytearray, memoryview)):
+                raise PublishError(f"{product}: body must be bytes, got {type(body).__name__}")
+            if not isinstance(header, Mapping) or not isinstance(header.get("encoding"), str):
+                raise PublishError(f"{product}: header must be a mapping naming the body's 'encoding'")
+            size = len(body)
+            if header.get("bytes", size) != size:
+                raise PublishError(f"{product}: header says {header['bytes']} bytes, body has {size}")
+            topic, topic_b, head = self._head(product, source, schema, default_source)
+            _check_time(t_event_ns)
+            encoded = _encode_data(product, {**header, "bytes": size})
+        except PublishError:
+            with self._lock:
+                self._invalid += 1
+            raise
+        self._send(topic, topic_b, head, encoded, t_event_ns, bytes(body))
+
+    def _head(self, product: str, source: str | None, schema: str | None,
+              default_source: str) -> tuple[str, bytes, bytes]:
+        """Topic and the envelope's constant head, cached per (product, source, schema, default source)."""
+        key = (product, source, schema or "", default_source)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        topic = topic_for(self.site, product, source)
+        schema_id = schema or default_schema(product)
+        if not isinstance(schema_id, str):
+            raise PublishError(f"{product}: schema must be a string, got {schema_id!r}")
+        head = '{"schema":%s,"site":%s,"source":%s,"seq":' % (
+            json.dumps(schema_id), json.dumps(self.site), json.dumps(source or default_source))
+        if len(self._cache) >= _CACHE_MAX:
+            self._cache.clear()
+        hit = self._cache[key] = (topic, topic.encode(), head.encode())
+        return hit
+
+    def _send(self, topic: str, topic_b: bytes, head: bytes, data: bytes, t_event_ns: int | None,
+              body: bytes | None) -> None:
+        rest = b"}" if data == b"{}" else b"," + data[1:]
+        with self._lock:
+            if self._closed:  # shutting down: plugins may still publish; count, do not raise
+                self._dropped[topic] += 1
+                return
+            seq = self._sent[topic] + self._dropped[topic]
+            t_publish = time.time_ns()
+            t_event = t_publish if t_event_ns is None else int(t_event_ns)
+            payload = b"".join((head, b"%d,\"t_event\":%d,\"t_publish\":%d" % (seq, t_event, t_publish), rest))
+            frames = [topic_b, payload] if body is None else [topic_b, payload, body]
+            try:
+                self._sock.send_multipart(frames, flags=zmq.NOBLOCK)
+                self._sent[topic] += 1
+            except zmq.Again:
+                self._dropped[topic] += 1
+            except zmq.ZMQError as exc:
+                self._dropped[topic] += 1
+                log.debug("send on %s failed: %s", topic, exc)
+            self._since_drain += 1
+            if self._since_drain >= _DRAIN_EVERY:
+                self._drain_locked()
+
+    def _drain_locked(self) -> None:
+        """Read pending (un)subscription messages; call with the lock held."""
+        self._since_drain = 0
+        while self._sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+            try:
+                msg = self._sock.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            if msg[:1] == b"\x01":
+                self._subs[msg[1:]] += 1
+            elif msg[:1] == b"\x00" and self._subs[msg[1:]] > 0:
+                self._subs[msg[1:]] -= 1
+
+    def _matching(self, topic: str | None) -> int:
+        want = None if topic is None else topic.encode()
+        return sum(n for prefix, n in self._subs.items() if want is None or want.startswith(prefix))
+
+    # -- readiness, stats, shutdown -------------------------------------------------------------------------
+
+    def wait_for_subscribers(self, count: int = 1, timeout: float = 5.0, *, topic: str | None = None) -> bool:
+        """Wait until ``count`` subscriptions (that would receive ``topic``, if given) reached the socket.
+
+        Once the subscription is seen, every later message on a matching topic goes to that subscriber,
+        so this ends ZeroMQ's slow-joiner race without sleeping. Returns False on timeout.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                if self._closed:
+                    raise PublishError("the publisher is closed")
+                self._drain_locked()
+                if self._matching(topic) >= count:
+                    return True
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._sock.poll(int(min(left, 0.02) * 1000) + 1, zmq.POLLIN)
+
+    def stats(self) -> dict[str, Any]:
+        """Counts: ``sent``, ``dropped``, ``invalid`` (refused calls), ``subscriptions`` and per-topic ones."""
+        with self._lock:
+            if not self._closed:
+                self._drain_locked()
+            topics = {
+                t: {"sent": self._sent[t], "dropped": self._dropped[t], "next_seq": self._sent[t] + self._dropped[t]}
+                for t in sorted(set(self._sent) | set(self._dropped))
+            }
+            return {
+                "endpoint": self._endpoint,
+                "sent": sum(self._sent.values()),
+                "dropped": sum(self._dropped.values()),
+                "invalid": self._invalid,
+                "subscriptions": self._matching(None),
+                "topics": topics,
+            }
+
+    def close(self, linger_ms: int | None = None) -> None:
+        """Flush for up to ``linger_ms`` (config ``linger_ms`` by default), close the socket; idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._teardown(self.config.linger_ms if linger_ms is None else linger_ms)
+
+    def _teardown(self, linger_ms: int) -> None:
+        sock = getattr(self, "_sock", None)
+        if sock is not None:
+            sock.close(linger=linger_ms)
+        if self._auth is not None:
+            self._auth.stop()
+            self._auth = None
+        if self._own_context:
+            self._ctx.term()
+
+    def __enter__(self) -> ZmqPublisher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ScopedPublisher:
+    """A :class:`rsu_sdk.Publisher` for one plugin or stage: same socket and seq, its own default source."""
+
+    def __init__(self, parent: ZmqPublisher, default_source: str) -> None:
+        self._parent = parent
+        self.default_source = default_source
+
+    def publish(self, product: str, data: Mapping[str, Any], *, source: str | None = None,
+                t_event_ns: int | None = None, schema: str | None = None) -> None:
+        """See :meth:`ZmqPublisher.publish`."""
+        self._parent._publish(product, data, source, t_event_ns, schema, self.default_source)
+
+    def publish_binary(self, product: str, header: Mapping[str, Any], body: bytes, *, source: str | None = None,
+                       t_event_ns: int | None = None, schema: str | None = None) -> None:
+        """See :meth:`ZmqPublisher.publish_binary`."""
+        self._parent._publish_binary(product, header, body, source, t_event_ns, schema, self.default_source)

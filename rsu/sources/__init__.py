@@ -1,0 +1,1 @@
+"""Inputs of the box: each source has ``id``, ``run(emit, stop)`` and ``stats()``."""

@@ -1,0 +1,71 @@
+"""Air-station readings as JSON messages on a ZeroMQ SUB socket (``[topic, json]`` or ``[json]``).
+
+ZeroMQ reconnects on its own (with ``RECONNECT_IVL`` doubling up to ``RECONNECT_IVL_MAX``); a silence of
+``stale_after_s`` becomes a ``down`` health event and the next good message an ``ok`` one.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import zmq
+from rsu_sdk import Product
+
+from rsu.config.air_station import AirStationZmqConfig
+from rsu.sources.air_station.common import Backoff, InputState
+from rsu.sources.air_station.message import MessageError, parse_message
+
+__all__ = ["run_zmq"]
+
+_POLL_MS = 100
+
+
+def run_zmq(cfg: AirStationZmqConfig, state: InputState, station: str, backoff: Backoff,
+            emit: Callable[[Product], None], stop: threading.Event) -> None:
+    """Receive until ``stop``; never raises for bad input or a socket that cannot be opened."""
+    ctx = zmq.Context.instance()
+    while not stop.is_set():
+        sock = ctx.socket(zmq.SUB)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.RECONNECT_IVL, int(backoff.initial * 1000))
+        sock.setsockopt(zmq.RECONNECT_IVL_MAX, int(backoff.maximum * 1000))
+        sock.setsockopt(zmq.SUBSCRIBE, cfg.topic.encode())
+        try:
+            (sock.bind if cfg.bind else sock.connect)(cfg.endpoint)
+        except zmq.ZMQError as exc:
+            sock.close()
+            state.lost(emit, f"cannot {'bind' if cfg.bind else 'connect'} {cfg.endpoint}: {exc}")
+            state.counts["reconnects"] += 1
+            if backoff.wait(stop):
+                return
+            continue
+        backoff.reset()
+        try:
+            _receive(sock, cfg, state, station, emit, stop)
+        finally:
+            sock.close()
+        return
+
+
+def _receive(sock: zmq.Socket, cfg: AirStationZmqConfig, state: InputState, station: str,
+             emit: Callable[[Product], None], stop: threading.Event) -> None:
+    last_good = time.monotonic()
+    while not stop.is_set():
+        if not sock.poll(_POLL_MS):
+            if time.monotonic() - last_good >= cfg.stale_after_s:
+                state.lost(emit, f"no reading on {cfg.endpoint} for {cfg.stale_after_s:g} s")
+            continue
+        frames = sock.recv_multipart()
+        state.counts["received"] += 1
+        try:
+            reading = parse_message(frames[-1], source=state.source_id, default_station=station,
+                                    received_ns=time.time_ns())
+        except MessageError as exc:
+            state.bad(str(exc))
+            continue
+        last_good = time.monotonic()
+        state.alive(emit)
+        state.counts["readings"] += 1
+        emit(reading)
