@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from rsu.fusion import kalman
 from rsu.fusion.associate import solve, track_cost
-from rsu.fusion.classes import BIRTH_RADIUS_M, CLASSES, SIZES, UNKNOWN
+from rsu.fusion.classes import BIRTH_RADIUS_M, CLASSES, COMPAT_COST, GATE_SCALE, SIZES, UNKNOWN
 from rsu.fusion.measurements import Measurements
 
 __all__ = ["Tracker", "TrackerParams", "TENTATIVE", "CONFIRMED", "LOST", "STATE_NAMES"]
@@ -90,7 +90,7 @@ class Tracker:
         ti = mi = np.zeros(0, np.intp)
         if n and m:
             var_t = 0.5 * (self.p[:, 0, 0] + self.p[:, 1, 1])
-            gate = p.gate_m + 3.0 * np.sqrt(meas.pos_var)
+            gate = p.gate_m * GATE_SCALE[meas.cls] + 3.0 * np.sqrt(meas.pos_var)
             cost = track_cost(self.x[:, :2], var_t, self.classes(), meas.pos, meas.pos_var, meas.cls, gate)
             ti, mi = solve(cost)
         if len(ti):
@@ -111,7 +111,37 @@ class Tracker:
             unmatched[rest[(d < BIRTH_RADIUS_M[meas.cls[rest]][:, None]).any(axis=1)]] = False
         if unmatched.any():
             self._create(meas.take(np.flatnonzero(unmatched)), t_ns)
+        self._merge_duplicates()
         self._lifecycle(t_ns)
+
+    def _merge_duplicates(self) -> None:
+        """Two tracks on top of each other moving alike are one object: keep the older."""
+        n = len(self)
+        if n < 2:
+            return
+        cls = self.classes()
+        pos, vel = self.x[:, :2], self.x[:, 2:4]
+        d = np.hypot(*(pos[:, None, :] - pos[None, :, :]).transpose(2, 0, 1))
+        dv = np.hypot(*(vel[:, None, :] - vel[None, :, :]).transpose(2, 0, 1))
+        radius = np.minimum(BIRTH_RADIUS_M[cls][:, None], BIRTH_RADIUS_M[cls][None, :])
+        close = (d < radius) & (dv < 2.0) & np.isfinite(COMPAT_COST[cls[:, None], cls[None, :]])
+        close = np.triu(close, 1)
+        if not close.any():
+            return
+        drop = np.zeros(n, bool)
+        for i, j in zip(*np.nonzero(close)):
+            if drop[i] or drop[j]:
+                continue
+            older_i = (self.t_created[i], self.ids[i]) <= (self.t_created[j], self.ids[j])
+            keep, gone = (i, j) if older_i else (j, i)
+            self.cam_hits[keep] += self.cam_hits[gone]
+            self.cam_scores[keep] += self.cam_scores[gone]
+            self.cam_support[keep] = max(self.cam_support[keep], self.cam_support[gone])
+            self.src_mask[keep] |= self.src_mask[gone]
+            drop[gone] = True
+        keep_mask = ~drop
+        for name in _ARRAYS:
+            setattr(self, name, getattr(self, name)[keep_mask])
 
     def _update(self, ti: npt.NDArray[np.intp], z: Measurements, t_ns: int) -> None:
         hv = ~np.isnan(z.vel[:, 0])

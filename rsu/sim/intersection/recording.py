@@ -45,7 +45,7 @@ class Setup:
     image_size: tuple[int, int] = (1920, 1080)
     radar: RadarMount = RadarMount((-17.0, -18.5, 1.0), 45.0)
     zone: tuple[tuple[float, float], ...] = ((-10.0, -10.0), (45.0, -10.0), (45.0, 45.0), (-10.0, 45.0))
-    ghosts: tuple[tuple[float, float], ...] = ((9.5, 9.5), (24.0, -8.5), (-9.0, 27.0))
+    ghosts: tuple[tuple[float, float], ...] = ((14.0, 14.0), (24.0, -8.5), (-9.0, 27.0))
     camera_id: str = "cam-1"
     radar_id: str = "radar-1"
 
@@ -105,13 +105,15 @@ def simulate(out: Path | str, seconds: float = 60.0, seed: int = 0, setup: Setup
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     world = World(np.random.default_rng(rng.integers(2**63)))
-    cam = CameraSim(setup.camera, setup.image_size, setup.camera_id, np.random.default_rng(rng.integers(2**63)))
+    cam_rng = np.random.default_rng(rng.integers(2**63))
+    cam = CameraSim(setup.camera, setup.image_size, setup.camera_id, cam_rng,
+                    glare=(30.0, 9.0, float(cam_rng.uniform(0.0, 30.0))))
     radar = RadarSim(setup.radar, np.random.default_rng(rng.integers(2**63)), ghosts=list(setup.ghosts))
     faults = np.random.default_rng(rng.integers(2**63))
     # warm up so that the roads are populated at t0
     for _ in range(int(25.0 / DT_S)):
         world.step(DT_S)
-    counts = dict.fromkeys(("frames", "detections", "radar_cycles", "radar_dropped", "corrupt_frames",
+    counts = dict.fromkeys(("frames", "frames_dropped", "glare_frames", "detections", "radar_cycles", "radar_dropped", "corrupt_frames",
                             "truth_objects"), 0)
     steps = int(round(seconds / DT_S))
     with open(out / "truth.jsonl", "w") as f_truth, open(out / "camera.jsonl", "w") as f_cam, \
@@ -120,11 +122,15 @@ def simulate(out: Path | str, seconds: float = 60.0, seed: int = 0, setup: Setup
             t_ns = T0_NS + k * int(DT_S * 1e9)
             truth = _truth(world)
             if k % CAMERA_PERIOD == CAMERA_PHASE:
-                det = cam.detect(truth, t_ns, counts["frames"])
-                f_cam.write(json.dumps(detections_to_dict(det), separators=(",", ":")) + "\n")
+                det = cam.detect(truth, t_ns, counts["frames"], k * DT_S)
+                if det is None:
+                    counts["frames_dropped"] += 1
+                else:
+                    f_cam.write(json.dumps(detections_to_dict(det), separators=(",", ":")) + "\n")
+                    counts["detections"] += len(det)
                 f_truth.write(_fmt_truth(t_ns, truth) + "\n")
                 counts["frames"] += 1
-                counts["detections"] += len(det)
+                counts["glare_frames"] += int(cam.glaring(k * DT_S))
                 counts["truth_objects"] += len(truth)
             if k % RADAR_PERIOD == 0:
                 cycle = k // RADAR_PERIOD

@@ -50,6 +50,9 @@ class CameraSim:
     rng: np.random.Generator
     fp_rate: float = 0.35
     fp_area: tuple[float, float, float, float] = (-10.0, 40.0, -10.0, 40.0)
+    glare: tuple[float, float, float] = (30.0, 9.0, 0.0)  # period, duration, phase (s): low sun, wet lens
+    glare_factor: float = 0.35  # detection probability multiplier during glare
+    frame_drop: float = 0.02
 
     def boxes(self, objs: list[TruthObject]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Unclipped image boxes, depth, and the visible (in-image) fraction of each object."""
@@ -67,8 +70,16 @@ class CameraSim:
         vis[(z < 0.5).any(axis=1)] = 0.0
         return boxes, z.min(axis=1), vis
 
-    def detect(self, objs: list[TruthObject], t_ns: int, frame_id: int) -> Detections:
+    def glaring(self, t_s: float) -> bool:
+        period, duration, phase = self.glare
+        return period > 0 and (t_s - phase) % period < duration
+
+    def detect(self, objs: list[TruthObject], t_ns: int, frame_id: int, t_s: float = 0.0) -> Detections | None:
+        """What the detector reports for one frame; ``None`` when the frame is lost."""
         rng = self.rng
+        if rng.random() < self.frame_drop:
+            return None
+        glare = self.glaring(t_s)
         boxes, depth, vis = self.boxes(objs)
         out_b, out_c, out_k = [], [], []
         order = np.argsort(depth)
@@ -89,6 +100,8 @@ class CameraSim:
             height = b[3] - b[1]
             p = _P_DETECT[objs[i].kind] * (0.3 if height < 18 else 0.75 if height < 30 else 1.0)
             p *= 0.0 if occ > 0.65 else (1.0 - occ) ** 1.5
+            if glare:
+                p *= self.glare_factor
             if rng.random() >= p:
                 continue
             sigma = 1.5 + 0.03 * height
@@ -100,7 +113,7 @@ class CameraSim:
             out_b.append(nb)
             out_c.append(float(np.clip(rng.uniform(0.55, 0.95) * (1.0 - 0.4 * occ), 0.3, 0.99)))
             out_k.append(label)
-        for _ in range(rng.poisson(self.fp_rate)):
+        for _ in range(rng.poisson(self.fp_rate * (3.0 if glare else 1.0))):
             x0, x1, y0, y1 = self.fp_area
             kind = "car" if rng.random() < 0.5 else "pedestrian"
             fake = TruthObject(0, kind, float(rng.uniform(x0, x1)), float(rng.uniform(y0, y1)), 0, 0,
