@@ -76,6 +76,10 @@ def test_info_on_onnx_without_torch(tmp_path) -> None:
 def model_set(tmp_path_factory):
     if not have_tools():
         pytest.skip(f"tools extra not installed ({TOOLS_HINT})")
+    import os
+
+    if "YOLO_CONFIG_DIR" not in os.environ:  # ultralytics' settings file goes to tmp, not the user's cache
+        os.environ["YOLO_CONFIG_DIR"] = str(tmp_path_factory.mktemp("ultralytics-settings"))
     from rsu.modeltools.zoo import build_detector_set
 
     return build_detector_set(tmp_path_factory.mktemp("yolo"), imgsz=640)
@@ -224,3 +228,20 @@ def test_cli_prune_export_quantize_info(tmp_path, model_set) -> None:
     assert json.loads(res.output.strip().splitlines()[-1])["params"] == data["params_after"]
     res = runner.invoke(main, ["model", "export", str(tmp_path / "missing.pt"), "-o", str(onnx_path)])
     assert res.exit_code == 1 and "not found" in res.output
+
+
+@pytest.mark.tools
+@needs_tools
+def test_bench_detector_quick_reports_design_keys(model_set, tmp_path, monkeypatch) -> None:
+    from rsu.bench import detector
+
+    shutil.copytree(model_set["folder"], tmp_path / "bench" / "detector")  # reuse the session's model set
+    monkeypatch.setenv("RSU_CACHE_DIR", str(tmp_path))
+    result = detector.run(quick=True)
+    for key in ("raw_ms", "step_ms", "step_over_raw", "ultralytics_ms", "speedup_vs_ultralytics", "yolov5s_params",
+                "pruned_params", "yolov5s_fp32_ms", "yolov5s_pruned_int8_ms", "pruned_int8_speedup"):
+        assert result[key] is not None, key
+    assert result["yolov5s_params"] == 9_153_152 and result["pruned_params"] == model_set["params_pruned"]
+    assert result["step_over_raw"] == pytest.approx(result["step_ms"] / result["raw_ms"], rel=1e-3)
+    assert result["detections_per_frame"] > 0
+    json.dumps(result)

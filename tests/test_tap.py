@@ -19,7 +19,7 @@ from rsu.bench.zmq import sample_objects
 from rsu.config.publish import ZmqConfig
 from rsu.publish import ZmqPublisher, publish_product
 from rsu.publish.schemas import validate
-from rsu.publish.tap import tap
+from rsu.publish.tap import tap, to_json_line
 
 T = 1_767_225_600_000_000_000
 
@@ -173,5 +173,6 @@ def test_tap_core_decoders_and_bad_messages() -> None:
     r = result["r"]
     assert (r.received, r.skipped, r.timed_out) == (3, 4, False) and len(skipped) == 4
     assert got[0]["payload"]["body"] == {"length": 3, "raw": b"abc"}
+    assert json.loads(to_json_line(got[0]))["payload"]["body"] == {"length": 3, "raw": "616263"}  # bytes as hex
     assert "not my format" in got[1]["payload"]["note"] and got[1]["payload"]["body_base64"] == "YWJj"
     assert "no decoder for encoding 'unknown'" in got[2]["payload"]["note"]

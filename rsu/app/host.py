@@ -55,13 +55,18 @@ class Box:
         worker_stages: Sequence[Stage] = (),
         stats: RunStats | None = None,
         queue_size: int = 10_000,
+        drop_policy: str = "drop_newest",
     ) -> None:
+        if drop_policy not in ("drop_newest", "drop_oldest"):
+            raise ValueError(f"drop_policy: expected 'drop_newest' or 'drop_oldest', got {drop_policy!r}")
         self.stats = stats or RunStats()
         self.sources = list(sources)
         self.sink = sink
         self.inline_stages = list(inline_stages)
         self.workers = [LatestValueWorker(s, self.ingest, self.stats) for s in worker_stages]
         self._queue: queue.Queue[Product] = queue.Queue(maxsize=queue_size)
+        self.drop_policy = drop_policy
+        self.inputs_ended = False
         self.stop_event = threading.Event()
         self._source_threads: list[threading.Thread] = []
         self._router = threading.Thread(target=self._route_loop, name="router", daemon=True)
@@ -70,7 +75,24 @@ class Box:
     # -- input ---------------------------------------------------------------------------------
 
     def ingest(self, product: Product) -> None:
-        """Accept a product from a source, stage or plugin; never blocks (a full queue drops, counted)."""
+        """Accept a product from a source, stage or plugin; never blocks (a full queue drops, counted).
+
+        ``drop_newest`` refuses ``product``; ``drop_oldest`` evicts the oldest queued product instead.
+        """
+        try:
+            self._queue.put_nowait(product)
+            return
+        except queue.Full:
+            if self.drop_policy == "drop_newest":
+                self.stats.drop(f"ingest.{type(product).__name__}")
+                return
+        try:
+            old = self._queue.get_nowait()
+        except queue.Empty:
+            old = None
+        else:
+            self._queue.task_done()
+            self.stats.drop(f"ingest.{type(old).__name__}")
         try:
             self._queue.put_nowait(product)
         except queue.Full:
@@ -79,6 +101,10 @@ class Box:
     # -- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> None:
+        for stage in self.inline_stages:  # e.g. the operator runner: restore checkpoints, open operators
+            opener = getattr(stage, "open", None)
+            if opener is not None:
+                opener()
         for worker in self.workers:
             worker.start()
         self._router.start()
@@ -106,6 +132,7 @@ class Box:
             if deadline is not None and time.monotonic() >= deadline:
                 break
             time.sleep(0.05)
+        self.inputs_ended = self.sources_finished()
         self.stop()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -116,6 +143,12 @@ class Box:
         self._drain()
         for worker in self.workers:
             worker.close(timeout)
+        self._drain()
+        for stage in self.inline_stages:  # operator runners: end-of-input timers, last checkpoint
+            finish = getattr(stage, "finish", None)
+            if finish is not None:
+                for product in finish(end_of_input=self.inputs_ended):
+                    self._queue.put(product)
         self._drain()
         self.sink.stop_plugins()  # plugins drain their queues; what they emit is still routed
         self._drain()

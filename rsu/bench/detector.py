@@ -6,8 +6,10 @@
 (d) ``yolov5s_fp32_ms`` vs ``yolov5s_pruned_int8_ms``: raw inference of FP32 YOLOv5s and of the pruned
     static INT8 (QDQ) model.
 
-All of them run interleaved, round after round, so machine load hits them alike; medians are reported. The
-models are built once into ``$RSU_CACHE_DIR/bench/detector`` (needs the tools extra the first time).
+All cases run interleaved, in a new random order each round, so machine load (and threads other cases left
+spinning) hit them alike; medians are reported. ``ultralytics_default_session_ms`` adds ultralytics' predictor
+with its own default session. The models are built once into ``$RSU_CACHE_DIR/bench/detector`` (the tools
+extra is needed then); threads: ``$RSU_BENCH_THREADS`` (default: cores, at most 4).
 """
 
 from __future__ import annotations
@@ -35,14 +37,15 @@ def _session(path: Path, threads: int) -> Any:
     return make_session(path, ["cpu"], threads=threads, allow_spinning=False)
 
 
-def _frames() -> list[np.ndarray]:
+def _frame() -> tuple[str, np.ndarray]:
+    """A real street scene (``bus.jpg`` from the ultralytics wheel) and its name."""
     from rsu.modeltools.frames import bundled_images
 
     images = bundled_images()
     if not images:
         raise ModuleNotFoundError("the detector benchmark reads its frames from the ultralytics wheel: "
                                   "pip install 'rsu[tools]'", name="ultralytics")
-    return [cv2.imread(str(p)) for p in images]
+    return images[0].name, cv2.imread(str(images[0]))
 
 
 def _ultralytics_predictor(path: Path, frame: np.ndarray, threads: int | None) -> Callable[[], Any]:
@@ -82,8 +85,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     models = build_detector_set(folder, progress=_progress)
     fp32 = folder / models["fp32"]
     int8 = folder / models["pruned_int8"]
-    frames = _frames()
-    frame = frames[0]
+    frame_name, frame = _frame()
 
     raw_sess = _session(fp32, threads)
     name = raw_sess.get_inputs()[0].name
@@ -113,13 +115,16 @@ def run(quick: bool = False) -> dict[str, Any]:
     else:
         notes.append("ultralytics not installed: (c) skipped")
 
-    rounds = 6 if quick else 30
+    rounds = 6 if quick else 36
     _progress(f"timing {len(cases)} cases x {rounds} rounds, interleaved ({threads} threads)")
     samples: dict[str, list[float]] = {k: [] for k in cases}
     for fn in cases.values():  # warm-up
         fn(), fn()
-    for _ in range(rounds):
-        for key, fn in cases.items():
+    order = list(cases.items())
+    rng = np.random.default_rng(0)
+    for _ in range(rounds):  # a new order each round: a case's cost must not land on a fixed neighbour
+        for j in rng.permutation(len(order)):
+            key, fn = order[j]
             t0 = time.perf_counter_ns()
             fn()
             samples[key].append((time.perf_counter_ns() - t0) / 1e6)
@@ -148,7 +153,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         "detections_per_frame": detections,
         "rounds": rounds,
         "threads": threads,
-        "input": "640x640 letterboxed from " + Path(_frame_name()).name,
+        "input": f"640x640 letterboxed from {frame_name} {frame.shape[1]}x{frame.shape[0]}",
         "model": models["source"],
         "ultralytics_default_session_ms": r(med.get("ultralytics_default")),
         "speedup_vs_ultralytics_default_session": r(med["ultralytics_default"] / med["step"], 4)
@@ -157,8 +162,3 @@ def run(quick: bool = False) -> dict[str, Any]:
         "notes": notes,
     }
 
-
-def _frame_name() -> str:
-    from rsu.modeltools.frames import bundled_images
-
-    return str(bundled_images()[0])

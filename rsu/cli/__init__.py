@@ -24,8 +24,11 @@ def main(verbose: int) -> None:
 
 def _register() -> None:
     from rsu.cli import assets, bench, check, detect, keys, model, run, plugin_new, plugins_cmd, tap
+    from rsu.cli import calibrate, simulate
+    from rsu.cli import eval as eval_cmd
 
-    for module in (bench, check, run, plugins_cmd, plugin_new, tap, keys, model, detect, assets):
+    for module in (bench, check, run, plugins_cmd, plugin_new, tap, keys, model, detect, assets,
+                   simulate, eval_cmd, calibrate):
         main.add_command(module.command)
 
 

@@ -60,7 +60,8 @@ def command() -> None:
 @command.command("prune")
 @click.argument("source")
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="Pruned checkpoint (.pt).")
-@click.option("--ratio", default=0.6, show_default=True, help="Channel pruning ratio (0.6: about -76% params on YOLOv5s).")
+@click.option("--ratio", default=0.6, show_default=True,
+              help="Channel pruning ratio (0.6: about -76% params on YOLOv5s).")
 @click.option("--imgsz", default=640, show_default=True, help="Example input size for tracing and MAC counts.")
 @click.option("--round-to", default=8, show_default=True, help="Keep channel counts multiples of this.")
 @click.option("--calib", multiple=True, type=click.Path(exists=True),

@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 from rsu.config.base import StrictModel
 from rsu.config.fusion import FusionConfig, check_fusion_sources
 from rsu.config.models import ModelsConfig, PrivacyConfig
+from rsu.config.pipeline import PipelineConfig
 from rsu.config.plugins import PluginsConfig
 from rsu.config.publish import PublishConfig
 from rsu.config.site import SiteConfig
@@ -27,6 +28,7 @@ class RsuConfig(StrictModel):
     models: ModelsConfig = ModelsConfig()
     privacy: PrivacyConfig = PrivacyConfig()
     fusion: FusionConfig = FusionConfig()
+    pipeline: PipelineConfig = PipelineConfig()
 
     @model_validator(mode="after")
     def _unique_source_ids(self) -> RsuConfig:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
+from scipy.spatial import cKDTree
 
 from rsu.fusion.classes import COMPAT_COST
 
-__all__ = ["solve", "iou_matrix", "camera_radar_cost", "track_cost"]
+__all__ = ["solve", "iou_matrix", "gated_pairs", "camera_radar_cost", "track_cost"]
 
 Array = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
@@ -47,25 +50,48 @@ def iou_matrix(a: Array, b: Array) -> Array:
     return np.nan_to_num(out)
 
 
-def _dist(a: Array, b: Array) -> Array:
-    d = a[:, None, :] - b[None, :, :]
-    return np.sqrt(d[..., 0] ** 2 + d[..., 1] ** 2)
+def gated_pairs(a: Array, b: Array, radius: float) -> tuple[IntArray, IntArray, Array]:
+    """Index pairs ``(i, j)`` and distances of points of ``a`` and ``b`` closer than ``radius`` (k-d trees)."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp), np.zeros(0)
+    sp = cKDTree(a).sparse_distance_matrix(cKDTree(b), radius, output_type="ndarray")
+    return sp["i"].astype(np.intp), sp["j"].astype(np.intp), sp["v"]
+
+
+def _pair_iou(a: Array, b: Array) -> Array:
+    iw = np.clip(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]), 0, None)
+    ih = np.clip(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]), 0, None)
+    inter = iw * ih
+    union = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]) + (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) - inter
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.nan_to_num(inter / union)
 
 
 def camera_radar_cost(cam_pos: Array, cam_cls: npt.NDArray[np.int_], cam_boxes: Array | None,
-                      radar_pos: Array, radar_cls: npt.NDArray[np.int_], radar_boxes: Array | None,
+                      radar_pos: Array, radar_cls: npt.NDArray[np.int_], radar_boxes: Array | Callable | None,
                       gate: Array, iou_weight: float = 0.5) -> Array:
     """Cost of pairing each camera detection with each radar object.
 
     ``distance / gate`` on the ground plane + ``iou_weight * (1 - IoU)`` of the radar object's projected
     box with the detection box + the class penalty; ``inf`` outside the gate (``gate``: per detection,
-    metres) or for incompatible classes.
+    metres) or for incompatible classes. Only pairs within the largest gate are computed; ``radar_boxes`` may
+    be a function of radar indices, so that only radar objects near a detection are projected.
     """
-    d = _dist(cam_pos, radar_pos)
-    cost = d / gate[:, None] + COMPAT_COST[cam_cls[:, None], radar_cls[None, :]]
-    if cam_boxes is not None and radar_boxes is not None and len(cam_boxes) and len(radar_boxes):
-        cost += iou_weight * (1.0 - iou_matrix(cam_boxes, radar_boxes))
-    cost[d > gate[:, None]] = np.inf
+    cost = np.full((len(cam_pos), len(radar_pos)), np.inf)
+    if not cost.size:
+        return cost
+    i, j, d = gated_pairs(cam_pos, radar_pos, float(gate.max()))
+    ok = d <= gate[i]
+    i, j, d = i[ok], j[ok], d[ok]
+    c = d / gate[i] + COMPAT_COST[cam_cls[i], radar_cls[j]]
+    if cam_boxes is not None and radar_boxes is not None and len(i):
+        if callable(radar_boxes):
+            near, inv = np.unique(j, return_inverse=True)
+            rb = radar_boxes(near)[inv]
+        else:
+            rb = radar_boxes[j]
+        c = c + iou_weight * (1.0 - _pair_iou(cam_boxes[i], rb))
+    cost[i, j] = c
     return cost
 
 
@@ -74,9 +100,12 @@ def track_cost(track_pos: Array, track_var: Array, track_cls: npt.NDArray[np.int
     """Cost of updating each track with each measurement: normalised squared distance (isotropic
     innovation variance ``track_var + meas_var``) + class penalty; ``inf`` beyond ``gate`` metres
     (per measurement) or ``chi2``."""
-    d = _dist(track_pos, meas_pos)
-    s = track_var[:, None] + meas_var[None, :]
-    m2 = d * d / s
-    cost = m2 / chi2 + COMPAT_COST[track_cls[:, None], meas_cls[None, :]]
-    cost[(m2 > chi2) | (d > gate[None, :])] = np.inf
+    cost = np.full((len(track_pos), len(meas_pos)), np.inf)
+    if not cost.size:
+        return cost
+    i, j, d = gated_pairs(track_pos, meas_pos, float(gate.max()))
+    m2 = d * d / (track_var[i] + meas_var[j])
+    ok = (d <= gate[j]) & (m2 <= chi2)
+    i, j, m2 = i[ok], j[ok], m2[ok]
+    cost[i, j] = m2 / chi2 + COMPAT_COST[track_cls[i], meas_cls[j]]
     return cost

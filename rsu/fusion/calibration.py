@@ -75,26 +75,28 @@ class CameraModel:
         if n == 0:
             return np.zeros((0, 4))
         yaw = np.radians(np.asarray(heading_deg, dtype=np.float64).reshape(-1))
-        fwd = np.c_[np.sin(yaw), np.cos(yaw)]
-        side = np.c_[np.cos(yaw), -np.sin(yaw)]
+        sin, cos = np.sin(yaw), np.cos(yaw)
+        fwd = np.stack([sin, cos], axis=1)
+        side = np.stack([cos, -sin], axis=1)
         sl = np.array([1, 1, -1, -1])[None, :, None] * (sz[:, 0:1, None] / 2) * fwd[:, None, :]
         sw = np.array([1, -1, 1, -1])[None, :, None] * (sz[:, 1:2, None] / 2) * side[:, None, :]
         base = en[:, None, :] + sl + sw  # (N, 4, 2)
         if self.p is not None:
-            pts = np.concatenate([np.c_[base.reshape(-1, 2), np.zeros(4 * n)],
-                                  np.c_[base.reshape(-1, 2), np.repeat(sz[:, 2], 4)]])
-            q = np.c_[pts, np.ones(len(pts))] @ self.p.T
+            flat = base.reshape(-1, 2)
+            q0 = flat @ self.p[:, :2].T + self.p[:, 3]
+            q = np.concatenate([q0, q0 + np.repeat(sz[:, 2], 4)[:, None] * self.p[:, 2]])
             uv = q[:, :2] / np.maximum(q[:, 2:3], 1e-6)
             uv = np.concatenate([uv[: 4 * n].reshape(n, 4, 2), uv[4 * n:].reshape(n, 4, 2)], axis=1)
         else:  # footprint only, height from the local pixel scale
-            foot_uv = self.ground_to_image(base.reshape(-1, 2)).reshape(n, 4, 2)
-            centre = self.ground_to_image(en)
-            step = self.ground_to_image(en + side) - centre
+            uv = self.ground_to_image(np.concatenate([base.reshape(-1, 2), en, en + side]))
+            foot_uv = uv[: 4 * n].reshape(n, 4, 2)
+            step = uv[5 * n:] - uv[4 * n: 5 * n]
             scale = np.hypot(step[:, 0], step[:, 1])
             top = foot_uv.copy()
             top[:, :, 1] -= (sz[:, 2] * scale)[:, None]
             uv = np.concatenate([foot_uv, top], axis=1)
-        return np.c_[uv[:, :, 0].min(1), uv[:, :, 1].min(1), uv[:, :, 0].max(1), uv[:, :, 1].max(1)]
+        lo, hi = uv.min(axis=1), uv.max(axis=1)
+        return np.concatenate([lo, hi], axis=1)
 
 
 def _decompose(h: Array, k: Array, ground_sample: Array) -> Array:

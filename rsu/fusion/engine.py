@@ -169,16 +169,20 @@ class FusionEngine:
         gate = s.gate_m * GATE_SCALE[cam.cls] + s.gate_per_m * rng
         radar_boxes = None
         if model is not None and cam.boxes is not None:
-            vel = radar.vel
-            heading = np.degrees(np.arctan2(vel[:, 0], vel[:, 1]))
-            size = np.where(np.isnan(radar.size), SIZES[radar.cls], radar.size)
-            radar_boxes = model.project_boxes(radar.pos, size, heading)
+            def radar_boxes(idx: np.ndarray) -> np.ndarray:
+                vel = radar.vel[idx]
+                heading = np.degrees(np.arctan2(vel[:, 0], vel[:, 1]))
+                size = np.where(np.isnan(radar.size[idx]), SIZES[radar.cls[idx]], radar.size[idx])
+                return model.project_boxes(radar.pos[idx], size, heading)
         cost = camera_radar_cost(cam.pos, cam.cls, cam.boxes, radar.pos, radar.cls, radar_boxes, gate)
         ci, ri = solve(cost)
         self.counts["pairs"] += len(ci)
-        cam_rest = np.setdiff1d(np.arange(len(cam)), ci)
-        radar_rest = np.setdiff1d(np.arange(len(radar)), ri)
-        return Measurements.concat([merge_pairs(cam, radar, ci, ri), cam.take(cam_rest), radar.take(radar_rest)])
+        cam_rest = np.ones(len(cam), bool)
+        cam_rest[ci] = False
+        radar_rest = np.ones(len(radar), bool)
+        radar_rest[ri] = False
+        return Measurements.concat([merge_pairs(cam, radar, ci, ri), cam.take(np.flatnonzero(cam_rest)),
+                                    radar.take(np.flatnonzero(radar_rest))])
 
     def _cycle(self, cyc: Cycle) -> ObjectList:
         cam = radar = Measurements.empty()

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from scipy.spatial import cKDTree
 
 from rsu.fusion import kalman
 from rsu.fusion.associate import solve, track_cost
@@ -23,6 +24,7 @@ _NC = len(CLASSES)
 _NEW_VEL_VAR = 16.0
 _SUPPORT_ALPHA = 0.15
 _SUPPORT_MIN = 0.2
+_HEALTH_MIN = 0.5
 
 _ARRAYS: dict[str, tuple[Any, tuple[int, ...]]] = {  # name -> dtype, trailing shape
     "ids": (np.int64, ()), "x": (np.float64, (4,)), "p": (np.float64, (4, 4)), "state": (np.int8, ()),
@@ -52,6 +54,7 @@ class Tracker:
         self.params = params
         self.t_ns: int | None = None
         self.next_id = 1
+        self.cam_health = 1.0
         for name, (dtype, shape) in _ARRAYS.items():
             setattr(self, name, np.zeros((0, *shape), dtype=dtype))
 
@@ -100,15 +103,22 @@ class Tracker:
             cam_now = np.zeros(len(self), bool)
             cam_now[ti[meas.has_cam[mi]]] = True
             seen = view_fn(self.x[:, :2])
-            self.cam_miss[seen] += 1
-            self.cam_support[seen] = (1 - _SUPPORT_ALPHA) * self.cam_support[seen] + _SUPPORT_ALPHA * cam_now[seen]
+            # how well the camera sees right now (glare, rain): share of confirmed tracks both sensors saw that it detects;
+            # support only counts while the camera works, so a blinded camera does not hide real objects
+            ref = seen & (self.radar_hits > 0) & (self.cam_hits >= 3) & (self.state == CONFIRMED)
+            if ref.sum() >= 2:
+                self.cam_health = 0.8 * self.cam_health + 0.2 * float(cam_now[ref].mean())
+            if self.cam_health >= _HEALTH_MIN:
+                self.cam_miss[seen] += 1
+                self.cam_support[seen] = ((1 - _SUPPORT_ALPHA) * self.cam_support[seen]
+                                          + _SUPPORT_ALPHA * cam_now[seen])
         unmatched = np.ones(m, bool)
         unmatched[mi] = False
         if unmatched.any() and len(ti):
             # a measurement right next to a track that was just updated is the same object seen twice
             rest = np.flatnonzero(unmatched)
-            d = np.hypot(*(meas.pos[rest, None, :] - self.x[None, ti, :2]).transpose(2, 0, 1))
-            unmatched[rest[(d < BIRTH_RADIUS_M[meas.cls[rest]][:, None]).any(axis=1)]] = False
+            d, _ = cKDTree(self.x[ti, :2]).query(meas.pos[rest], k=1)
+            unmatched[rest[d < BIRTH_RADIUS_M[meas.cls[rest]]]] = False
         if unmatched.any():
             self._create(meas.take(np.flatnonzero(unmatched)), t_ns)
         self._merge_duplicates()
@@ -119,17 +129,19 @@ class Tracker:
         n = len(self)
         if n < 2:
             return
+        pairs = cKDTree(self.x[:, :2]).query_pairs(float(BIRTH_RADIUS_M.max()), output_type="ndarray")
+        if not len(pairs):
+            return
         cls = self.classes()
-        pos, vel = self.x[:, :2], self.x[:, 2:4]
-        d = np.hypot(*(pos[:, None, :] - pos[None, :, :]).transpose(2, 0, 1))
-        dv = np.hypot(*(vel[:, None, :] - vel[None, :, :]).transpose(2, 0, 1))
-        radius = np.minimum(BIRTH_RADIUS_M[cls][:, None], BIRTH_RADIUS_M[cls][None, :])
-        close = (d < radius) & (dv < 2.0) & np.isfinite(COMPAT_COST[cls[:, None], cls[None, :]])
-        close = np.triu(close, 1)
+        a, b = pairs[:, 0], pairs[:, 1]
+        d = np.hypot(*(self.x[a, :2] - self.x[b, :2]).T)
+        dv = np.hypot(*(self.x[a, 2:4] - self.x[b, 2:4]).T)
+        close = ((d < np.minimum(BIRTH_RADIUS_M[cls[a]], BIRTH_RADIUS_M[cls[b]])) & (dv < 2.0)
+                 & np.isfinite(COMPAT_COST[cls[a], cls[b]]))
         if not close.any():
             return
         drop = np.zeros(n, bool)
-        for i, j in zip(*np.nonzero(close)):
+        for i, j in pairs[close]:
             if drop[i] or drop[j]:
                 continue
             older_i = (self.t_created[i], self.ids[i]) <= (self.t_created[j], self.ids[j])
@@ -149,11 +161,13 @@ class Tracker:
             if not sel.any():
                 continue
             idx = ti[sel]
+            pv = z.pos_var[sel]
             if with_vel:
-                zz = np.c_[z.pos[sel], z.vel[sel]]
-                r = np.c_[z.pos_var[sel], z.pos_var[sel], z.vel_var[sel], z.vel_var[sel]]
+                vv = z.vel_var[sel]
+                zz = np.concatenate([z.pos[sel], z.vel[sel]], axis=1)
+                r = np.stack([pv, pv, vv, vv], axis=1)
             else:
-                zz, r = z.pos[sel], np.c_[z.pos_var[sel], z.pos_var[sel]]
+                zz, r = z.pos[sel], np.stack([pv, pv], axis=1)
             self.x[idx], self.p[idx] = kalman.update(self.x[idx], self.p[idx], zz, r)
         self.hits[ti] += 1
         self.t_updated[ti] = t_ns
@@ -182,7 +196,7 @@ class Tracker:
     def _create(self, z: Measurements, t_ns: int) -> None:
         k = len(z)
         hv = ~np.isnan(z.vel[:, 0])
-        x = np.c_[z.pos, np.where(hv[:, None], z.vel, 0.0)]
+        x = np.concatenate([z.pos, np.where(hv[:, None], z.vel, 0.0)], axis=1)
         p = kalman.initial_covariance(z.pos_var, np.where(hv, z.vel_var, _NEW_VEL_VAR))
         cam_scores = np.zeros((k, _NC))
         cam_scores[np.arange(k)[z.has_cam], z.cls[z.has_cam]] = z.conf[z.has_cam]
@@ -218,10 +232,10 @@ class Tracker:
     # ------------------------------------------------------------------ state
     def snapshot(self) -> dict[str, Any]:
         out: dict[str, Any] = {name: getattr(self, name).tolist() for name in _ARRAYS}
-        out.update(t_ns=self.t_ns, next_id=self.next_id)
+        out.update(t_ns=self.t_ns, next_id=self.next_id, cam_health=self.cam_health)
         return out
 
     def restore(self, snap: dict[str, Any]) -> None:
         for name, (dtype, shape) in _ARRAYS.items():
             setattr(self, name, np.asarray(snap[name], dtype=dtype).reshape((-1, *shape)))
-        self.t_ns, self.next_id = snap["t_ns"], int(snap["next_id"])
+        self.t_ns, self.next_id, self.cam_health = snap["t_ns"], int(snap["next_id"]), float(snap["cam_health"])

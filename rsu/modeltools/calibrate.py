@@ -19,9 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from rsu.modeltools.env import require
+from rsu.modeltools.env import require, torch_threads
 
 
+@torch_threads
 def recalibrate_bn(net: Any, batches: Sequence[np.ndarray]) -> None:
     """Replace each BatchNorm's running statistics with their average over ``batches`` (NCHW float32)."""
     torch = require("torch")
@@ -49,6 +50,7 @@ def _class_convs(net: Any) -> list[Any]:
     return [branch[-1] for branch in cv3]
 
 
+@torch_threads
 def make_synthetic(
     net: Any, batches: Sequence[np.ndarray], *, candidates: int = 60, logit_std: float = 2.0, seed: int = 0
 ) -> None:

@@ -7,9 +7,12 @@ reads them at import time.
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any, TypeVar
 
 TOOLS_HINT = "pip install 'rsu[tools]'"
 
@@ -63,3 +66,26 @@ def have_tools() -> bool:
     from importlib.util import find_spec
 
     return all(find_spec(m) is not None for m in ("torch", "torchvision", "ultralytics"))
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def torch_threads(fn: F) -> F:
+    """Run ``fn`` with torch limited to ``$RSU_TORCH_THREADS`` threads (default 1), restored afterwards.
+
+    The toolchain's torch work is a few small forward passes; on a shared 2-core box torch's OpenMP pool
+    spin-waits against other processes and one thread is several times faster than two.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        torch = require("torch")
+        old = torch.get_num_threads()
+        torch.set_num_threads(max(1, int(os.environ.get("RSU_TORCH_THREADS", "1"))))
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            torch.set_num_threads(old)
+
+    return wrapper  # type: ignore[return-value]

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rsu.modeltools.env import torch_threads
 from rsu.modeltools.prune import load_model, save_checkpoint
 
 
@@ -19,6 +20,7 @@ def _quiet(_: str) -> None:
     pass
 
 
+@torch_threads
 def export_model(
     yolo: Any,
     out: str | Path,

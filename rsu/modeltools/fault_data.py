@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from rsu.pipeline.windows import detrend
 from rsu.sim.furnace import CHANNELS, FurnaceSettings, simulate_run
 
 __all__ = ["DataSettings", "WindowSet", "build_windows", "sample_batch"]
@@ -21,6 +22,8 @@ class DataSettings:
     rate_hz: float = 1.0
     fault_gap_s: float = 1800.0
     window: int = 60
+    baseline_tau_s: float = 1800.0  # per-device exponential baseline the inputs are taken relative to
+    label_onset: float = 0.3  # ignore this first fraction of each precursor (too faint to label either way)
 
     def to_json(self) -> dict[str, object]:
         d = asdict(self)
@@ -46,7 +49,8 @@ class WindowSet:
 
 
 def build_windows(settings: DataSettings) -> WindowSet:
-    """Simulate the training recordings, compute normalisation statistics, and index labelled windows."""
+    """Simulate the training recordings, take each device's deviations from its own baseline (as the host's
+    :class:`~rsu.pipeline.windows.DeviceWindows` does), compute normalisation statistics, index labelled windows."""
     raw: list[np.ndarray] = []
     labels: list[np.ndarray] = []
     sim = FurnaceSettings(seconds=settings.seconds, devices=settings.devices, rate_hz=settings.rate_hz,
@@ -54,8 +58,8 @@ def build_windows(settings: DataSettings) -> WindowSet:
     for seed in settings.data_seeds:
         run = simulate_run(seed, sim)
         for dev in run.devices:
-            raw.append(run.values[dev])
-            labels.append(run.labels(dev))
+            raw.append(detrend(run.values[dev], settings.rate_hz, settings.baseline_tau_s))
+            labels.append(run.labels(dev, onset=settings.label_onset))
     stacked = np.concatenate(raw).astype(np.float64)
     mean = stacked.mean(axis=0)
     std = np.maximum(stacked.std(axis=0), 1e-6)

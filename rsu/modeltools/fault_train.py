@@ -36,15 +36,15 @@ class TrainSettings:
 
     seed: int = 7
     hidden: int = 32
-    epochs: int = 12
-    steps_per_epoch: int = 80
+    epochs: int = 25
+    steps_per_epoch: int = 100
     batch_size: int = 256
     lr: float = 3e-3
-    positive_fraction: float = 0.35
+    positive_fraction: float = 0.2
     threads: int = 2
     data: DataSettings = field(default_factory=DataSettings)
     thresholds: dict[str, float] = field(default_factory=lambda: {
-        "raise_threshold": 0.8, "clear_threshold": 0.4, "min_duration_s": 5.0})
+        "raise_threshold": 0.9, "clear_threshold": 0.5, "min_duration_s": 10.0})
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -103,7 +103,7 @@ def _fit(torch: Any, model: Any, ws: WindowSet, st: TrainSettings) -> list[float
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             sched.step()
-            running += float(loss)
+            running += float(loss.detach())
         losses.append(round(running / st.steps_per_epoch, 5))
         log.info("epoch %d/%d loss %.4f", epoch + 1, st.epochs, losses[-1])
     model.eval()
@@ -155,6 +155,7 @@ def train_fault_model(out_dir: Path, settings: TrainSettings | None = None) -> d
         "units": {c: UNITS[c] for c in CHANNELS},
         "window": ws.window,
         "rate_hz": st.data.rate_hz,
+        "baseline_tau_s": st.data.baseline_tau_s,
         "mean": [round(float(v), 6) for v in ws.mean],
         "std": [round(float(v), 6) for v in ws.std],
         **st.thresholds,

@@ -79,18 +79,6 @@ def bundled_images() -> list[Path]:
     return sorted(p for p in assets.glob("*.jpg"))
 
 
-def letterbox_nchw(frame: np.ndarray, size: int | tuple[int, int], fill: int = 114) -> np.ndarray:
-    """BGR ``HxWx3`` uint8 -> ``1x3xHxW`` float32 RGB in [0, 1], aspect kept, padded centred (YOLO style)."""
-    th, tw = (size, size) if isinstance(size, int) else size
-    h, w = frame.shape[:2]
-    r = min(th / h, tw / w)
-    nh, nw = round(h * r), round(w * r)
-    canvas = np.full((th, tw, 3), fill, dtype=np.uint8)
-    top, left = (th - nh) // 2, (tw - nw) // 2
-    canvas[top : top + nh, left : left + nw] = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_LINEAR)
-    return (canvas[:, :, ::-1].transpose(2, 0, 1)[None].astype(np.float32) / 255.0).copy()
-
-
 def augment(frames: Sequence[np.ndarray]) -> Iterator[np.ndarray]:
     """Each frame, then its mirror image: twice the calibration variety from few stills."""
     for f in frames:

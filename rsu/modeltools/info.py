@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from rsu.modeltools.env import torch_threads
+
 # Initializers at these input positions are shapes, indices or quantization parameters, not weights.
 _NON_WEIGHT_INPUTS: dict[str, set[int]] = {
     "QuantizeLinear": {1, 2}, "DequantizeLinear": {1, 2}, "Reshape": {1}, "Resize": {1, 2, 3},
@@ -59,8 +61,8 @@ def _flops(model: Any) -> int:
         elif node.op_type in {"MatMul", "Gemm", "MatMulInteger"}:
             a, out = shapes.get(node.input[0]), shapes.get(node.output[0])
             if a and out:
-                k = a[-1] if not (node.op_type == "Gemm" and any(at.name == "transA" and at.i for at in node.attribute)) \
-                    else a[0]
+                trans_a = node.op_type == "Gemm" and any(at.name == "transA" and at.i for at in node.attribute)
+                k = a[0] if trans_a else a[-1]
                 flops += 2 * int(np.prod(out)) * int(k)
     return flops
 
@@ -118,6 +120,7 @@ def _guess_decoder(info: dict[str, Any]) -> str | None:
         return None
 
 
+@torch_threads
 def pt_info(path: str | Path, imgsz: int = 640) -> dict[str, Any]:
     """Facts about an ultralytics ``.pt`` (or an architecture yaml): needs torch and ultralytics."""
     from rsu.modeltools.env import require

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from rsu.modeltools.env import import_ultralytics, require
+from rsu.modeltools.env import import_ultralytics, require, torch_threads
 
 Progress = Callable[[str], None]
 
@@ -77,6 +77,7 @@ def count_params(module: Any) -> int:
     return int(sum(p.numel() for p in module.parameters()))
 
 
+@torch_threads
 def prune_model(net: Any, *, ratio: float = 0.6, imgsz: int = 640, round_to: int = 8) -> tuple[int, int, int, int]:
     """Prune ``net`` (an ultralytics ``DetectionModel``) in place; the Detect head is left whole.
 

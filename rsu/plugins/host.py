@@ -24,7 +24,7 @@ from rsu_sdk.routing import PRODUCT_HOOKS, hook_for
 from rsu.plugins.manager import LoadedPlugins, PluginLoadError, create_plugin_manager
 from rsu.plugins.registry import call_impl, impls_of
 from rsu.plugins.settings import plugin_problems
-from rsu.plugins.worker import PluginWorker
+from rsu.plugins.worker import InFlight, PluginWorker
 
 if TYPE_CHECKING:
     from rsu.config import RsuConfig
@@ -76,9 +76,11 @@ class PluginHost:
         self.stop_timeout_s = stop_timeout_s
         self.state_root = state_root
         self._emit_sink = emit_sink
+        self._inflight = InFlight()
         self.workers: dict[str, PluginWorker] = {
             name: PluginWorker(name, queue_size=queue_size, failure_limit=failure_limit,
-                               logger=logging.getLogger(f"rsu.plugin.{name}"), on_disabled=self._on_disabled)
+                               logger=logging.getLogger(f"rsu.plugin.{name}"), on_disabled=self._on_disabled,
+                               inflight=self._inflight)
             for name in loaded.loaded()
         }
         self._routes: dict[str, list[tuple[PluginWorker, str, Callable[..., Any], bool]]] = {}
@@ -172,8 +174,7 @@ class PluginHost:
 
     def wait_idle(self, timeout: float = 5.0) -> bool:
         """Wait until every queue is empty and no plugin is inside a call (tests, orderly shutdown)."""
-        deadline = time.monotonic() + timeout
-        return all(w.wait_idle(deadline) for w in self.workers.values())
+        return self._inflight.wait_zero(time.monotonic() + timeout)
 
     # -- products ---------------------------------------------------------------------------------
 

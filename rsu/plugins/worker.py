@@ -14,10 +14,34 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["PluginWorker"]
+__all__ = ["InFlight", "PluginWorker"]
 
 Call = tuple[str, Callable[..., Any], tuple[Any, ...]]
 """(hook name, function, positional arguments)."""
+
+
+class InFlight:
+    """Counts products queued or being handled across workers, so that "all idle" can be observed at once
+    (a call that queues work for another worker adds before it is itself done)."""
+
+    def __init__(self) -> None:
+        self._n = 0
+        self._cond = threading.Condition()
+
+    def add(self, n: int = 1) -> None:
+        with self._cond:
+            self._n += n
+
+    def done(self, n: int = 1) -> None:
+        with self._cond:
+            self._n -= n
+            if self._n <= 0:
+                self._cond.notify_all()
+
+    def wait_zero(self, deadline: float) -> bool:
+        """Wait until nothing is in flight or ``time.monotonic()`` passes ``deadline``."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._n <= 0, max(0.0, deadline - time.monotonic()))
 
 
 class PluginWorker:
@@ -27,6 +51,7 @@ class PluginWorker:
     :param queue_size: products buffered before :meth:`offer` starts dropping.
     :param failure_limit: consecutive failures that disable the plugin.
     :param on_disabled: called once, on the worker thread, with ``(name, reason)`` when disabled.
+    :param inflight: shared counter of queued and running calls (see :class:`InFlight`).
     """
 
     def __init__(
@@ -37,6 +62,7 @@ class PluginWorker:
         failure_limit: int,
         logger: logging.Logger,
         on_disabled: Callable[[str, str], None] | None = None,
+        inflight: InFlight | None = None,
     ) -> None:
         if queue_size < 1 or failure_limit < 1:
             raise ValueError(f"plugin {name}: queue_size and failure_limit must be >= 1")
@@ -45,9 +71,9 @@ class PluginWorker:
         self.failure_limit = failure_limit
         self.log = logger
         self._on_disabled = on_disabled
+        self._inflight = inflight or InFlight()
         self._items: deque[Call] = deque()
         self._cond = threading.Condition()
-        self._busy = False
         self._closing = False
         self._abort = False
         self._thread: threading.Thread | None = None
@@ -70,6 +96,7 @@ class PluginWorker:
                 self.drops += 1
                 return False
             self._items.append((hook, function, args))
+            self._inflight.add()
             self._cond.notify()
             return True
 
@@ -84,16 +111,6 @@ class PluginWorker:
         self.status = "running"
         self._thread = threading.Thread(target=self._run, name=f"rsu-plugin-{self.name}", daemon=True)
         self._thread.start()
-
-    def wait_idle(self, deadline: float) -> bool:
-        """Wait until the queue is empty and no call is running, or ``time.monotonic()`` passes ``deadline``."""
-        with self._cond:
-            while self._items or self._busy:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(left)
-            return True
 
     def close(self, deadline: float) -> bool:
         """Stop accepting, drain what is queued until ``deadline``, then stop the thread.
@@ -111,11 +128,13 @@ class PluginWorker:
             return True
         with self._cond:
             self._abort = True
-            self.drops += len(self._items)
+            left = len(self._items)
+            self.drops += left
+            self._inflight.done(left)
             self._items.clear()
             self._cond.notify_all()
         self.log.warning("plugin %s did not drain before the stop deadline; %d queued products dropped",
-                         self.name, self.drops)
+                         self.name, left)
         return False
 
     # -- worker thread ----------------------------------------------------------------------------
@@ -128,13 +147,10 @@ class PluginWorker:
                 if self._abort or not self._items:
                     break
                 hook, function, args = self._items.popleft()
-                self._busy = True
             try:
                 self.call(hook, function, args)
             finally:
-                with self._cond:
-                    self._busy = False
-                    self._cond.notify_all()
+                self._inflight.done()
         if not self.disabled:
             self.status = "stopped"
 
@@ -164,6 +180,7 @@ class PluginWorker:
                 return
             self.disabled = True
             self.status = f"disabled: {reason}"
+            self._inflight.done(len(self._items))
             self._items.clear()
             self._cond.notify_all()
         self.log.error("plugin %s disabled: %s", self.name, reason)

@@ -132,25 +132,24 @@ class ZmqPublisher:
     def _open(self) -> zmq.Socket:
         cfg = self.config
         sock = self._ctx.socket(zmq.XPUB)
-        sock.setsockopt(zmq.LINGER, cfg.linger_ms)
-        sock.setsockopt(zmq.SNDHWM, cfg.send_hwm)
-        sock.setsockopt(zmq.XPUB_VERBOSER, 1)  # every (un)subscribe reaches us: readiness and counts
-        if cfg.count_drops:
-            sock.setsockopt(zmq.XPUB_NODROP, 1)
-        if cfg.curve is not None:
-            from rsu.publish.curve import configure_server, start_authenticator
-
-            self._auth = start_authenticator(self._ctx, cfg.curve.authorized_keys)  # before bind: no gap
-            try:
-                configure_server(sock, cfg.curve.server_secret_key)
-            except BaseException:
-                sock.close(0)
-                raise
         try:
-            sock.bind(cfg.endpoint)
-        except zmq.ZMQError as exc:
+            sock.setsockopt(zmq.LINGER, cfg.linger_ms)
+            sock.setsockopt(zmq.SNDHWM, cfg.send_hwm)
+            sock.setsockopt(zmq.XPUB_VERBOSER, 1)  # every (un)subscribe reaches us: readiness and counts
+            if cfg.count_drops:
+                sock.setsockopt(zmq.XPUB_NODROP, 1)
+            if cfg.curve is not None:
+                from rsu.publish.curve import configure_server, start_authenticator
+
+                configure_server(sock, cfg.curve.server_secret_key)
+                self._auth = start_authenticator(self._ctx, cfg.curve.authorized_keys)  # before bind: no gap
+            try:
+                sock.bind(cfg.endpoint)
+            except zmq.ZMQError as exc:
+                raise PublishError(f"publish.zmq.endpoint: cannot bind {cfg.endpoint}: {exc}") from None
+        except BaseException:
             sock.close(0)
-            raise PublishError(f"publish.zmq.endpoint: cannot bind {cfg.endpoint}: {exc}") from None
+            raise
         self._endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
         if cfg.curve is None and not _is_loopback(self._endpoint):
             log.warning("publishing on %s beyond loopback without CURVE (publish.zmq.curve)", self._endpoint)

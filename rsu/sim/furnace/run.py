@@ -51,16 +51,19 @@ class FurnaceRun:
         """``(n,)`` int64 event times."""
         return self.t0_ns + np.round(self.t_s * 1e9).astype(np.int64)
 
-    def labels(self, device: str, *, ignore_recovery: bool = True) -> np.ndarray:
-        """Per-sample training target: 1 from precursor start to fault end, 0 otherwise, -1 (ignore)
-        while the effects of a fault fade (``RECOVERY_S`` after its end)."""
+    def labels(self, device: str, *, onset: float = 0.0) -> np.ndarray:
+        """Per-sample training target: 1 from the precursor (after ``onset``, a fraction of the precursor
+        during which the build-up is still too faint to tell) to the fault end, 0 otherwise, and -1 (ignore)
+        during that faint start and while the effects of a fault fade (``RECOVERY_S`` after its end)."""
         y = np.zeros(self.t_s.size, dtype=np.float32)
         for ep in self.episodes:
             if ep.device != device:
                 continue
-            if ignore_recovery:
-                y[(self.t_s > ep.fault_end_s) & (self.t_s <= ep.fault_end_s + faults.RECOVERY_S)] = -1.0
-            y[(self.t_s >= ep.precursor_start_s) & (self.t_s <= ep.fault_end_s)] = 1.0
+            t = self.t_s
+            sure = ep.precursor_start_s + onset * (ep.fault_start_s - ep.precursor_start_s)
+            y[(t > ep.fault_end_s) & (t <= ep.fault_end_s + faults.RECOVERY_S)] = -1.0
+            y[(t >= ep.precursor_start_s) & (t < sure)] = -1.0
+            y[(t >= sure) & (t <= ep.fault_end_s)] = 1.0
         return y
 
     def truth(self) -> dict[str, object]:

@@ -66,7 +66,7 @@ class CycleAssembler:
             self.counts["unknown_ids"] += 1
             return None
         if isinstance(msg, L.ObjStatus):
-            return self._start(msg, int(round(timestamp_s * 1e9)))
+            return self._start(msg, int(round(timestamp_s * 1e6)) * 1000)  # CAN stamps: microseconds
         if isinstance(msg, L.RadarState):
             self.counts["state_frames"] += 1
             self.last_state = msg

@@ -1,0 +1,116 @@
+"""The ``pipeline`` section: event time, queues, checkpoints, batching, adaptive rate and the Flink runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from rsu.config.base import StrictModel
+
+__all__ = ["PipelineConfig", "QueueConfig", "CheckpointConfig", "BatchingConfig", "AdaptiveRateConfig",
+           "FlinkConfig", "KafkaConfig"]
+
+
+class QueueConfig(StrictModel):
+    """The bounded ingest queue between the sources and the operators."""
+
+    size: int = Field(default=10_000, gt=0, description="products held before the drop policy applies")
+    drop_policy: Literal["drop_newest", "drop_oldest"] = Field(
+        default="drop_newest",
+        description="full queue: drop_newest refuses the arriving product, drop_oldest evicts the oldest; "
+                    "either way the drop is counted under drops.ingest.<type>")
+
+
+class CheckpointConfig(StrictModel):
+    """Operator state on local disk (embedded runner): written every ``interval_s`` and on shutdown."""
+
+    enabled: bool = True
+    dir: Path = Field(default=Path("var/checkpoints"), description="relative paths are from the config file")
+    interval_s: float = Field(default=5.0, gt=0)
+    keep: int = Field(default=3, ge=1, description="checkpoint files kept (older ones are deleted)")
+
+
+class BatchingConfig(StrictModel):
+    """Dynamic batching of model calls: ``batch = max(min_batch, min(max_batch, queue_len // divisor))``."""
+
+    enabled: bool = True
+    min_batch: int = Field(default=1, ge=1)
+    max_batch: int = Field(default=32, ge=1)
+    divisor: int = Field(default=10, ge=1)
+
+    @model_validator(mode="after")
+    def _order(self) -> BatchingConfig:
+        if self.min_batch > self.max_batch:
+            raise ValueError(f"min_batch ({self.min_batch}) must not exceed max_batch ({self.max_batch})")
+        return self
+
+
+class AdaptiveRateConfig(StrictModel):
+    """Detector rate from traffic density (tracked objects) and CPU load; every change is logged and counted."""
+
+    enabled: bool = True
+    busy_hz: float = Field(default=10.0, gt=0, description="rate when the scene is busy")
+    quiet_hz: float = Field(default=5.0, gt=0, description="rate when the scene is quiet")
+    busy_objects: int = Field(default=5, ge=0, description="objects at or above which the scene turns busy")
+    quiet_objects: int = Field(default=2, ge=0, description="objects at or below which it turns quiet again")
+    cpu_high_pct: float = Field(default=80.0, gt=0, le=100)
+    cpu_window_s: float = Field(default=5.0, gt=0, description="CPU must stay above cpu_high_pct this long")
+    cpu_factor: float = Field(default=0.5, gt=0, lt=1, description="rate multiplier per sustained CPU overload")
+    min_hz: float = Field(default=1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _order(self) -> AdaptiveRateConfig:
+        if self.quiet_objects > self.busy_objects:
+            raise ValueError("quiet_objects must not exceed busy_objects (hysteresis)")
+        if self.min_hz > min(self.quiet_hz, self.busy_hz):
+            raise ValueError("min_hz must not exceed quiet_hz and busy_hz")
+        return self
+
+
+class KafkaConfig(StrictModel):
+    """Kafka in place of the host feeder and the ZeroMQ return path, for multi-box sites.
+
+    UNTESTED HERE: no Kafka connector jar can be had on the build machines; see docs/pipeline.md.
+    """
+
+    enabled: bool = False
+    bootstrap_servers: str = "localhost:9092"
+    input_topic: str = "rsu.input"
+    output_topic: str = "rsu.products"
+    group_id: str = "rsu"
+    connector_jar: Path | None = Field(default=None, description="flink-connector-kafka jar to add to the job")
+
+
+class FlinkConfig(StrictModel):
+    """The ``flink`` runner: PyFlink DataStream job in thread mode, fed over a socket by the host."""
+
+    address: str | None = Field(default=None, pattern=r"^[^:\s]+:\d+$",
+                                description="HOST:PORT of a running cluster's REST endpoint; none: local mini-cluster")
+    parallelism: int = Field(default=1, ge=1)
+    execution_mode: Literal["thread", "process"] = "thread"
+    bundle_size: int = Field(default=1, ge=1, description="python.fn-execution.bundle.size")
+    bundle_time_ms: int = Field(default=1, ge=1, description="python.fn-execution.bundle.time")
+    buffer_timeout_ms: int = Field(default=0, ge=0, description="network buffer flush timeout (0: every record)")
+    watermark_interval_ms: int = Field(default=20, ge=1, description="periodic watermark emission")
+    checkpoint_interval_ms: int = Field(default=10_000, ge=0, description="0 disables Flink checkpoints")
+    feeder_host: str = Field(default="127.0.0.1", description="where the host listens for the job's socket source")
+    feeder_port: int = Field(default=0, ge=0, le=65535, description="0: any free port")
+    return_endpoint: str = Field(default="tcp://127.0.0.1:0", pattern=r"^(tcp|ipc)://.+",
+                                 description="ZeroMQ PULL the host binds for the job's products (port 0: any)")
+    python_executable: str | None = Field(default=None, description="interpreter of the Python workers "
+                                                                    "(default: the host's own)")
+    startup_timeout_s: float = Field(default=90.0, gt=0)
+    kafka: KafkaConfig = KafkaConfig()
+
+
+class PipelineConfig(StrictModel):
+    """Operators, their event time and state, and the runners that run them."""
+
+    out_of_orderness_ms: int = Field(default=200, ge=0, description="bounded out-of-orderness of the watermark")
+    queue: QueueConfig = QueueConfig()
+    checkpoint: CheckpointConfig = CheckpointConfig()
+    batching: BatchingConfig = BatchingConfig()
+    adaptive_rate: AdaptiveRateConfig = AdaptiveRateConfig()
+    flink: FlinkConfig = FlinkConfig()

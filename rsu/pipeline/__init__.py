@@ -1,0 +1,1 @@
+"""Keyed, event-time operators written once, and the runners that run them (embedded, Flink)."""

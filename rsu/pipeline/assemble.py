@@ -1,0 +1,46 @@
+"""Config -> operators -> runner: what ``rsu run`` (rsu/app/build.py) calls for the keyed, stateful part."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rsu.pipeline.operators import Operator
+
+__all__ = ["operators_from_config", "embedded_runner", "checkpoint_dir"]
+
+
+def operators_from_config(cfg: Any, extra: Sequence[Operator] = ()) -> list[Operator]:
+    """The operators a config asks for: fusion when enabled and calibrated, plus ``extra`` (e.g. the fault
+    predictor's per-device windows, built by their owners)."""
+    from rsu.pipeline.fusion_op import FusionOperator
+
+    ops: list[Operator] = []
+    fc = cfg.fusion
+    has_radar = bool(fc.radars) or any(getattr(s, "pose", None) is not None for s in cfg.sources)
+    if fc.enabled and (fc.cameras or has_radar):
+        ops.append(FusionOperator(cfg))
+    ops.extend(extra)
+    return ops
+
+
+def checkpoint_dir(cfg: Any, base_dir: Path | None = None) -> Path:
+    """``pipeline.checkpoint.dir``, relative paths taken from the config file's folder."""
+    d = Path(cfg.pipeline.checkpoint.dir)
+    return d if d.is_absolute() or base_dir is None else Path(base_dir) / d
+
+
+def embedded_runner(cfg: Any, operators: Sequence[Operator], *, base_dir: Path | None = None,
+                    stats: Any = None) -> Any:
+    """An :class:`EmbeddedRunner` for ``operators`` with the config's watermark and checkpoint settings."""
+    from rsu.pipeline.checkpoint import Checkpointer
+    from rsu.pipeline.embedded import EmbeddedRunner, fingerprint
+
+    pc = cfg.pipeline
+    ckpt = None
+    if pc.checkpoint.enabled:
+        ckpt = Checkpointer(checkpoint_dir(cfg, base_dir), keep=pc.checkpoint.keep,
+                            fingerprint=fingerprint(operators))
+    return EmbeddedRunner(operators, out_of_orderness_ms=pc.out_of_orderness_ms, checkpointer=ckpt,
+                          checkpoint_interval_s=pc.checkpoint.interval_s, stats=stats)
