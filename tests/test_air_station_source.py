@@ -257,3 +257,12 @@ def test_missing_recording_is_a_health_event(tmp_path):
     run = Running(source(replay={"path": str(tmp_path / "nope.jsonl")}))
     run.thread.join(5)
     assert run.health() == ["down"] and "cannot read recording" in run.source.stats()["last_error"]
+
+
+def test_replay_rebase_time_starts_now(tmp_path):
+    simulate(tmp_path, seconds=3, seed=1)
+    run = Running(source(replay={"path": str(tmp_path), "speed": 0, "rebase_time": True}))
+    before = time.time_ns()
+    run.thread.join(5)
+    times = [r.t_event_ns for r in run.readings()]
+    assert len(times) == 6 and abs(times[0] - before) < 5e9 and times[-1] - times[0] == 2_000_000_000

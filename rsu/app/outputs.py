@@ -25,7 +25,9 @@ class Outputs:
         self._stats = stats
 
     def deliver(self, product: Product) -> None:
-        if not isinstance(product, Frame):
+        """Publish what the host made; products a plugin emitted go to the other plugins only (the plugin
+        publishes what it wants published itself, on the topics it chooses)."""
+        if not isinstance(product, Frame) and self.plugins.origin_of(product) is None:
             try:
                 publish_product(self.publisher, product)
             except (InvalidDataError, PublishError) as exc:

@@ -63,3 +63,4 @@ class AirStationReplayConfig(StrictModel):
     path: str = Field(min_length=1, description="readings.jsonl, or the folder holding it")
     speed: float = Field(default=1.0, ge=0, description="1.0 = real time, 0 = no pacing")
     loop: bool = Field(default=False, description="start again at the end (event times keep increasing)")
+    rebase_time: bool = Field(default=False, description="shift event times so the recording starts now")

@@ -1,9 +1,9 @@
-"""Per-device sliding windows of sensor readings, scored by a model into :class:`Prediction` values.
+"""Per-device sliding windows of sensor readings (:mod:`rsu.pipeline.windows`), scored into predictions.
 
-Key: the reading's ``device``. State: a ``(window, channels)`` array and the count of samples seen (value
-state ``window``). Every ``stride`` samples once the window is full, ``scorer`` turns the window into a
+Key: the reading's ``device``. State: that device's :class:`~rsu.pipeline.windows.DeviceState` (value state
+``window``). When :class:`~rsu.pipeline.windows.DeviceWindows` says a window is due, ``scorer`` turns it into a
 score. The default scorer is a deterministic anomaly score (largest |z| of the newest sample against the
-window, squashed to [0, 1)); the fault-predictor operator passes the LSTM instead.
+window, squashed to [0, 1)); the fault predictor passes its LSTM instead.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import numpy as np
 from rsu_sdk import Prediction, Product, SensorReading
 
 from rsu.pipeline.operators import Context, Operator
+from rsu.pipeline.windows import DeviceWindows
 
 __all__ = ["DeviceWindowOperator", "zscore_score"]
 
@@ -24,52 +25,42 @@ Scorer = Callable[[np.ndarray], float]
 
 def zscore_score(window: np.ndarray) -> float:
     """``1 - exp(-max|z| / 3)`` of the newest row against the whole window."""
-    mu = window.mean(axis=0)
-    sd = window.std(axis=0)
-    z = np.abs(window[-1] - mu) / np.where(sd > 1e-9, sd, 1.0)
+    w = np.asarray(window, dtype=np.float64)
+    sd = w.std(axis=0)
+    z = np.abs(w[-1] - w.mean(axis=0)) / np.where(sd > 1e-9, sd, 1.0)
     return float(1.0 - np.exp(-float(z.max()) / 3.0))
 
 
 class DeviceWindowOperator(Operator):
-    """SensorReading -> Prediction every ``stride`` samples per device once ``window`` samples are held."""
+    """SensorReading -> Prediction whenever the device's window is due (every ``stride`` samples once full)."""
 
     handles = (SensorReading,)
 
-    def __init__(self, channels: Sequence[str], *, window: int = 60, stride: int = 1, name: str = "windows",
-                 model: str = "window-zscore", scorer: Scorer | None = None, source: str = "pipeline") -> None:
-        if window < 2 or stride < 1:
-            raise ValueError(f"window must be >= 2 and stride >= 1, got {window}, {stride}")
-        self.name, self.channels, self.window, self.stride = name, tuple(channels), window, stride
-        self.model, self.scorer, self.source = model, scorer or zscore_score, source
-        self.counts = {"readings": 0, "predictions": 0, "missing_channels": 0}
+    def __init__(self, channels: Sequence[str], *, window: int = 60, stride: int = 1, tau_s: float = 0.0,
+                 name: str = "windows", model: str = "window-zscore", scorer: Scorer | None = None,
+                 source: str = "pipeline") -> None:
+        self.name, self.model, self.source = name, model, source
+        self.scorer = scorer or zscore_score
+        self.windows = DeviceWindows(channels, window=window, stride=stride, tau_s=tau_s)
 
     def key(self, element: Product) -> str:
         return element.device  # type: ignore[union-attr]
 
     def process(self, element: Product, ctx: Context) -> Iterable[Prediction]:
         reading: SensorReading = element  # type: ignore[assignment]
-        self.counts["readings"] += 1
-        try:
-            row = [reading.values[c] for c in self.channels]
-        except KeyError:
-            self.counts["missing_channels"] += 1
-            return ()
         state = ctx.value_state("window")
         held = state.value()
-        if held is None:
-            held = [np.zeros((self.window, len(self.channels))), 0]
-        buf, n = held
-        buf[n % self.window] = row
-        n += 1
-        held[1] = n
-        state.update(held)
-        if n < self.window or (n - self.window) % self.stride:
+        dw = self.windows
+        if held is not None:
+            dw.states[reading.device] = held
+        window = dw.push(reading)
+        new = dw.states.pop(reading.device, None)
+        if new is not None:
+            state.update(new)
+        if window is None:
             return ()
-        start = n % self.window
-        ordered = np.concatenate([buf[start:], buf[:start]]) if start else buf
-        self.counts["predictions"] += 1
         return (Prediction(source=self.source, t_event_ns=reading.t_event_ns, device=reading.device,
-                           model=self.model, score=self.scorer(ordered)),)
+                           model=self.model, score=float(self.scorer(window))),)
 
     def stats(self) -> dict[str, Any]:
-        return dict(self.counts)
+        return dict(self.windows.counts)

@@ -200,6 +200,12 @@ class PluginHost:
                 queued += worker.offer(hook, function, (product,) if wants_arg else ())
         return queued
 
+    def origin_of(self, product: Product) -> str | None:
+        """The plugin that emitted ``product`` (until it is dispatched), or None for products of the host."""
+        with self._emitted_lock:
+            entry = self._emitted.get(id(product))
+        return entry[1] if entry is not None and entry[0] is product else None
+
     def emit(self, product: Product, *, origin: str) -> None:
         """A plugin hands a product back to the host (:attr:`PluginContext.emit`)."""
         if self._emit_sink is None:

@@ -49,11 +49,6 @@ def flink_configuration(fc: Any, *, checkpoint_dir: Path | None = None) -> Any:
         conf.set_string("execution.checkpointing.interval", f"{fc.checkpoint_interval_ms} ms")
         conf.set_string("execution.checkpointing.dir", Path(checkpoint_dir).resolve().as_uri())
         conf.set_string("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION")
-    if fc.address:
-        host, port = fc.address.rsplit(":", 1)
-        conf.set_string("execution.target", "remote")
-        conf.set_string("rest.address", host)
-        conf.set_string("rest.port", port)
     return conf
 
 
@@ -62,10 +57,32 @@ def make_environment(fc: Any, *, checkpoint_dir: Path | None = None) -> Any:
     os.environ["PYTHONPATH"] = worker_pythonpath()  # inherited by the gateway JVM (local mini-cluster)
     from pyflink.datastream import StreamExecutionEnvironment
 
-    env = StreamExecutionEnvironment.get_execution_environment(flink_configuration(fc, checkpoint_dir=checkpoint_dir))
+    conf = flink_configuration(fc, checkpoint_dir=checkpoint_dir)
+    if fc.address:
+        env = _remote_environment(fc.address, conf)
+    else:
+        env = StreamExecutionEnvironment.get_execution_environment(conf)
     env.set_parallelism(fc.parallelism)
     env.set_buffer_timeout(fc.buffer_timeout_ms)
     return env
+
+
+def _remote_environment(address: str, conf: Any) -> Any:
+    """An environment that submits to the cluster whose REST endpoint is ``address``, shipping the
+    flink-python jar from the wheel (a cluster started from the wheel has it only under ``opt/``)."""
+    import pyflink
+    from pyflink.datastream import StreamExecutionEnvironment
+    from pyflink.java_gateway import get_gateway
+
+    gateway = get_gateway()
+    host, port = address.rsplit(":", 1)
+    jars = sorted((Path(pyflink.__file__).parent / "opt").glob("flink-python-*.jar"))
+    j_jars = gateway.new_array(gateway.jvm.String, len(jars))
+    for i, jar in enumerate(jars):
+        j_jars[i] = str(jar)
+    j_env = gateway.jvm.org.apache.flink.streaming.api.environment.StreamExecutionEnvironment \
+        .createRemoteEnvironment(host, int(port), conf._j_configuration, j_jars)
+    return StreamExecutionEnvironment(j_env)
 
 
 def build_job(env: Any, operators: Sequence[Operator], *, feeder: tuple[str, int], return_endpoint: str,

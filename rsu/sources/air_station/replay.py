@@ -1,7 +1,8 @@
 """Replay a recording of air-station messages (``readings.jsonl``, one JSON message per line).
 
 Paced by the recorded event times divided by ``speed`` (0 = as fast as possible); with ``loop`` the
-recording starts again with event times shifted past its end, so event time keeps increasing.
+recording starts again with event times shifted past its end, so event time keeps increasing;
+``rebase_time`` shifts all event times so that the recording starts now.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def run_replay(cfg: AirStationReplayConfig, state: InputState, station: str,
     state.alive(emit)
     span = readings[-1].t_event_ns - readings[0].t_event_ns
     period = span + (span // max(1, len(readings) - 1) if len(readings) > 1 else 1_000_000_000)
-    shift = 0
+    shift = time.time_ns() - readings[0].t_event_ns if cfg.rebase_time else 0
     while not stop.is_set():
         wall0, t0 = time.monotonic(), readings[0].t_event_ns
         for r in readings:
