@@ -176,3 +176,27 @@ def test_tap_core_decoders_and_bad_messages() -> None:
     assert json.loads(to_json_line(got[0]))["payload"]["body"] == {"length": 3, "raw": "616263"}  # bytes as hex
     assert "not my format" in got[1]["payload"]["note"] and got[1]["payload"]["body_base64"] == "YWJj"
     assert "no decoder for encoding 'unknown'" in got[2]["payload"]["note"]
+
+
+def test_tap_decodes_a_real_cpm_with_the_plugin_encoder(pub: ZmqPublisher, tmp_path: Path) -> None:
+    """The decoder comes from collect_encoders(create_plugin_manager()): here traffic_broadcast's cpm-uper."""
+    generator = pytest.importorskip("rsu_traffic_broadcast.generator")
+    builder = pytest.importorskip("rsu_traffic_broadcast.cpm_builder")
+    from rsu_sdk.testing import DEFAULT_SITE
+
+    cpm = generator.CpmGenerator(builder.Station(station_id=5, site=DEFAULT_SITE)).on_objects(sample_objects(3))[0]
+    proc = subprocess.Popen(rsu_cmd("tap", pub.endpoint, "--count", "1", "--timeout", "60"), cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert pub.wait_for_subscribers(1, timeout=60)
+        pub.publish_binary("v2x/cpm", cpm.header(5), cpm.body, source="rsu-1", t_event_ns=cpm.t_event_ns)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    payload = json.loads(out)["payload"]
+    assert "note" not in payload, payload.get("note")
+    assert payload["body"]["header"]["stationId"] == 5
+    assert validate({k: v for k, v in payload.items() if k != "body"}) == []

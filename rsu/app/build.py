@@ -80,7 +80,7 @@ class PluginSource:
 
 
 def _local_path(value: str, base_dir: Path) -> Path | None:
-    """``value`` as a local file path relative to the config's folder, or None for URLs and devices."""
+    """``value`` as a local file path (relative ones against ``base_dir``), or None for URLs and devices."""
     if "://" in value or value.startswith(("gst:", "/dev/")) or value.isdigit() or " ! " in value:
         return None
     path = Path(value).expanduser()

@@ -8,8 +8,11 @@ from typing import Any
 
 import click
 
-SCENARIO_EVALS: dict[str, str] = {"intersection": "rsu.eval.intersection:run_scenario"}
+SCENARIO_EVALS: dict[str, str] = {"intersection": "rsu.eval.intersection:run_scenario",
+                                  "furnace": "rsu.eval.furnace:run_scenario"}
 """Scenario name -> ``module:function(seconds, seed, out) -> dict``; other scenarios register here."""
+SCENARIO_SECONDS: dict[str, float] = {"furnace": 86_400.0}
+"""Default ``--seconds`` per scenario (60 when absent)."""
 
 
 def _scenario_eval(name: str) -> Any:
@@ -60,8 +63,10 @@ def command(target: str, output: Path | None, seconds: float | None, seed: int, 
     if target not in SCENARIO_EVALS:
         known = ", ".join(sorted(SCENARIO_EVALS))
         raise click.UsageError(f"{target!r} is not a scenario ({known}); to score a run give TRUTH OUTPUT")
-    result = _scenario_eval(target)(seconds=seconds if seconds is not None else 60.0, seed=seed, out=out)
+    result = _scenario_eval(target)(seconds=seconds if seconds is not None else SCENARIO_SECONDS.get(target, 60.0),
+                                    seed=seed, out=out)
     if not details:
+        result.pop("stats", None)
         for value in result.values():
             if isinstance(value, dict):
                 value.pop("stats", None)

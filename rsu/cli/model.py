@@ -193,3 +193,12 @@ def info_cmd(model: str, imgsz: int, as_json: bool) -> None:
                 click.echo(f"  {key[:-1]:<8} {t['name']} {t['shape']} {t['dtype']}")
 
     _emit(data, as_json, human)
+
+
+def _register_fault_training() -> None:
+    from rsu.cli.model_fault import train_fault_cmd
+
+    command.add_command(train_fault_cmd)
+
+
+_register_fault_training()

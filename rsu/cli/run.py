@@ -15,11 +15,15 @@ import click
 @click.argument("config", type=click.Path(path_type=Path))
 @click.option("--runner", type=click.Choice(["embedded", "flink"]), default=None,
               help="Override the config's runner (default: embedded).")
+@click.option("--flink-address", default=None, metavar="HOST:PORT",
+              help="With --runner flink: submit the job to this running cluster's REST endpoint "
+                   "(default: a local mini-cluster).")
 @click.option("--for", "for_seconds", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Stop after this many seconds (default: run until stopped or the inputs end).")
 @click.option("--summary", "summary_path", type=click.Path(path_type=Path), default=None,
               help="Write the JSON run summary to this file on exit.")
-def command(config: Path, runner: str | None, for_seconds: float | None, summary_path: Path | None) -> None:
+def command(config: Path, runner: str | None, flink_address: str | None, for_seconds: float | None,
+            summary_path: Path | None) -> None:
     """Run the box described by CONFIG; print a JSON summary on exit."""
     from rsu.app.build import StartupError, build_box
     from rsu.config import ConfigError, load_config
@@ -33,11 +37,21 @@ def command(config: Path, runner: str | None, for_seconds: float | None, summary
         sys.exit(2)
     if runner is not None:
         cfg = cfg.model_copy(update={"runner": runner})
-    if cfg.runner != "embedded":
-        click.echo(f"rsu run: runner {cfg.runner!r} is not available in this build", err=True)
-        sys.exit(2)
+    if flink_address is not None:
+        if ":" not in flink_address or not flink_address.rsplit(":", 1)[1].isdigit():
+            click.echo(f"rsu run: --flink-address: expected HOST:PORT, got {flink_address!r}", err=True)
+            sys.exit(2)
+        flink = cfg.pipeline.flink.model_copy(update={"address": flink_address})
+        cfg = cfg.model_copy(update={"pipeline": cfg.pipeline.model_copy(update={"flink": flink})})
+    if cfg.runner == "flink":
+        import importlib.util
+
+        if importlib.util.find_spec("pyflink") is None:
+            click.echo("rsu run: the flink runner needs the flink extra (pip install 'rsu[flink]', in its own "
+                       "venv: it pins numpy<2.2; see docs/pipeline.md)", err=True)
+            sys.exit(2)
     try:
-        box = build_box(cfg, base_dir=config.resolve().parent)
+        box = build_box(cfg, base_dir=Path.cwd())  # relative paths in a config are relative to the working directory
     except StartupError as exc:
         click.echo(f"rsu run: {exc}", err=True)
         sys.exit(1)

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from rsu.config.base import StrictModel
+from rsu.config.fault import FaultPredictionConfig
 from rsu.config.fusion import FusionConfig, check_fusion_sources
 from rsu.config.models import ModelsConfig, PrivacyConfig
 from rsu.config.pipeline import PipelineConfig
@@ -29,6 +30,7 @@ class RsuConfig(StrictModel):
     privacy: PrivacyConfig = PrivacyConfig()
     fusion: FusionConfig = FusionConfig()
     pipeline: PipelineConfig = PipelineConfig()
+    fault_prediction: FaultPredictionConfig | None = None
 
     @model_validator(mode="after")
     def _unique_source_ids(self) -> RsuConfig:

@@ -95,6 +95,16 @@ class AirStationSourceConfig(SourceBase):
         return self
 
 
+class SensorReplaySourceConfig(SourceBase):
+    """Recorded plant readings (``rsu simulate furnace``): a CSV or JSONL file, or a folder with readings.csv."""
+
+    type: Literal["sensor_replay"]
+    path: str = Field(min_length=1, description="relative paths are from the config file")
+    speed: float = Field(default=1.0, ge=0, description="1.0 = real time, 2.0 = twice as fast, 0 = no pacing")
+    rebase_time: bool = Field(default=False, description="shift event times so the recording starts now")
+    loop: bool = False
+
+
 class PluginSourceConfig(SourceBase):
     """A source kind registered by a plugin; its other keys are that plugin's business."""
 
@@ -108,6 +118,7 @@ BUILTIN_SOURCE_TYPES: dict[str, type[SourceBase]] = {
     "radar_udp": UdpRadarSourceConfig,
     "replay": ReplaySourceConfig,
     "air_station": AirStationSourceConfig,
+    "sensor_replay": SensorReplaySourceConfig,
 }
 
 
@@ -122,6 +133,7 @@ SourceConfig = Annotated[
     | Annotated[UdpRadarSourceConfig, Tag("radar_udp")]
     | Annotated[ReplaySourceConfig, Tag("replay")]
     | Annotated[AirStationSourceConfig, Tag("air_station")]
+    | Annotated[SensorReplaySourceConfig, Tag("sensor_replay")]
     | Annotated[PluginSourceConfig, Tag("plugin")],
     Discriminator(_source_tag),
 ]

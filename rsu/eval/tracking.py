@@ -62,7 +62,11 @@ def load_truth(path: Path | str) -> tuple[list[Frame], list[list[float]] | None]
 
 
 def frames_from_records(records: Iterable[dict[str, Any]]) -> list[Frame]:
-    return sorted((_frame(r["t_event"], r["objects"], "track_id") for r in records), key=lambda f: f.t_ns)
+    """Frames of ``rsu.objects/1`` payloads; ``rsu tap`` lines (``{"topic", "payload"}``) are unwrapped and
+    messages of other products skipped, so ``rsu tap ... > run.jsonl`` is a valid OUTPUT."""
+    payloads = (r["payload"] if "payload" in r and "topic" in r else r for r in records)
+    return sorted((_frame(p["t_event"], p["objects"], "track_id") for p in payloads
+                   if str(p.get("schema", "rsu.objects/1")).startswith("rsu.objects/")), key=lambda f: f.t_ns)
 
 
 def load_output(path: Path | str) -> list[Frame]:

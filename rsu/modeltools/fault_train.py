@@ -44,7 +44,7 @@ class TrainSettings:
     threads: int = 2
     data: DataSettings = field(default_factory=DataSettings)
     thresholds: dict[str, float] = field(default_factory=lambda: {
-        "raise_threshold": 0.9, "clear_threshold": 0.5, "min_duration_s": 10.0})
+        "raise_threshold": 0.98, "clear_threshold": 0.6, "min_duration_s": 30.0})
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -142,7 +142,7 @@ def train_fault_model(out_dir: Path, settings: TrainSettings | None = None) -> d
     _export(torch, model, fp32, ws.window)
     rng = np.random.default_rng(st.seed + 1)
     calib, _ = sample_batch(ws, rng.choice(ws.index.shape[0], 512, replace=False))
-    quantize_int8(fp32, int8, calib, INPUT_NAME)
+    quantized_ops = quantize_int8(fp32, int8, calib, INPUT_NAME)
     check_rows = rng.choice(ws.index.shape[0], 2048, replace=False)
     check_x, check_y = sample_batch(ws, check_rows)
     meta: dict[str, Any] = {
@@ -161,7 +161,7 @@ def train_fault_model(out_dir: Path, settings: TrainSettings | None = None) -> d
         **st.thresholds,
         "training": {**st.to_json(), "loss_per_epoch": losses, "opset": OPSET,
                      "torch": torch.__version__, "seconds": round(time.perf_counter() - t0, 1)},
-        "int8_vs_fp32": compare(fp32, int8, check_x, check_y, INPUT_NAME),
+        "int8_vs_fp32": {**compare(fp32, int8, check_x, check_y, INPUT_NAME), "quantized_ops": quantized_ops},
     }
     # keep the exact statistics the model was trained with (the rounded ones are for reading)
     meta["mean"], meta["std"] = [float(v) for v in ws.mean], [float(v) for v in ws.std]

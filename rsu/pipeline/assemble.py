@@ -44,3 +44,16 @@ def embedded_runner(cfg: Any, operators: Sequence[Operator], *, base_dir: Path |
                             fingerprint=fingerprint(operators))
     return EmbeddedRunner(operators, out_of_orderness_ms=pc.out_of_orderness_ms, checkpointer=ckpt,
                           checkpoint_interval_s=pc.checkpoint.interval_s, stats=stats)
+
+
+def operator_stage(cfg: Any, operators: Sequence[Operator], *, emit: Any, base_dir: Path | None = None,
+                   stats: Any = None) -> Any:
+    """The Box stage that runs ``operators`` with the configured runner (``cfg.runner``).
+
+    ``emit`` is the Box's ``ingest``: the Flink runner hands the job's outputs back through it.
+    """
+    if cfg.runner == "flink":
+        from rsu.pipeline.flink.runner import FlinkRunner
+
+        return FlinkRunner(operators, cfg.pipeline, emit, checkpoint_dir=checkpoint_dir(cfg, base_dir) / "flink")
+    return embedded_runner(cfg, operators, base_dir=base_dir, stats=stats)

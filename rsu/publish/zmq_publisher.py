@@ -22,6 +22,7 @@ import logging
 import re
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
@@ -90,6 +91,14 @@ def _is_loopback(endpoint: str) -> bool:
         return False
 
 
+def _shutdown(sock: zmq.Socket, auth: Any, ctx: zmq.Context, own_context: bool) -> None:
+    sock.close()  # waits up to the socket's LINGER for queued messages
+    if auth is not None:
+        auth.stop()
+    if own_context:
+        ctx.term()
+
+
 class ZmqPublisher:
     """Publishes JSON payloads and binary V2X messages on ``rsu/<site>/<product>[/<source>]``.
 
@@ -121,8 +130,14 @@ class ZmqPublisher:
         try:
             self._sock = self._open()
         except BaseException:
-            self._teardown(0)
+            if self._auth is not None:
+                self._auth.stop()
+            if self._own_context:
+                self._ctx.term()
             raise
+        # closes the socket (and ends the context) even if close() is never called, at the latest at exit:
+        # a context left with an open socket would otherwise block the interpreter's exit
+        self._finalizer = weakref.finalize(self, _shutdown, self._sock, self._auth, self._ctx, self._own_context)
 
     @classmethod
     def from_config(cls, config: Any, **kwargs: Any) -> ZmqPublisher:
@@ -315,17 +330,9 @@ class ZmqPublisher:
             if self._closed:
                 return
             self._closed = True
-            self._teardown(self.config.linger_ms if linger_ms is None else linger_ms)
-
-    def _teardown(self, linger_ms: int) -> None:
-        sock = getattr(self, "_sock", None)
-        if sock is not None:
-            sock.close(linger=linger_ms)
-        if self._auth is not None:
-            self._auth.stop()
-            self._auth = None
-        if self._own_context:
-            self._ctx.term()
+            if linger_ms is not None:
+                self._sock.setsockopt(zmq.LINGER, linger_ms)
+            self._finalizer()
 
     def __enter__(self) -> ZmqPublisher:
         return self

@@ -299,6 +299,15 @@ class SensorReading:
         object.__setattr__(self, "values", MappingProxyType(values))
         object.__setattr__(self, "units", MappingProxyType(dict(self.units)))
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Picklable (read-only mappings are not): rebuilt through the constructor."""
+        return _new_reading, (self.source, self.t_event_ns, self.device, dict(self.values), dict(self.units))
+
+
+def _new_reading(source: str, t_event_ns: int, device: str, values: dict[str, float],
+                 units: dict[str, str]) -> SensorReading:
+    return SensorReading(source=source, t_event_ns=t_event_ns, device=device, values=values, units=units)
+
 
 @dataclass(**_frozen)
 class Prediction:

@@ -11,9 +11,9 @@ __all__ = ["AlarmRule", "DeviceAlarm"]
 class AlarmRule:
     """``raise_threshold`` > ``clear_threshold``; a crossing must hold ``min_duration_s`` (event time)."""
 
-    raise_threshold: float = 0.8
-    clear_threshold: float = 0.4
-    min_duration_s: float = 5.0
+    raise_threshold: float = 0.98
+    clear_threshold: float = 0.6
+    min_duration_s: float = 30.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.clear_threshold < self.raise_threshold <= 1.0:
@@ -32,14 +32,13 @@ class DeviceAlarm:
     the current state (and restart neither timer). Out-of-order scores (older than the last) are ignored.
     """
 
-    __slots__ = ("rule", "active", "since_ns", "last_ns", "peak")
+    __slots__ = ("rule", "active", "since_ns", "last_ns")
 
     def __init__(self, rule: AlarmRule) -> None:
         self.rule = rule
         self.active = False
         self.since_ns: int | None = None  # when the current run of crossing scores began
         self.last_ns: int | None = None
-        self.peak = 0.0  # highest score while raised (or while arming)
 
     def update(self, score: float, t_ns: int) -> bool | None:
         """Feed one score; returns True when the alarm is raised now, False when cleared now, else None."""
@@ -49,15 +48,9 @@ class DeviceAlarm:
         crossing = score < self.rule.clear_threshold if self.active else score >= self.rule.raise_threshold
         if not crossing:
             self.since_ns = None
-            if not self.active:
-                self.peak = 0.0
-            else:
-                self.peak = max(self.peak, score)
             return None
         if self.since_ns is None:
             self.since_ns = t_ns
-        if not self.active:
-            self.peak = max(self.peak, score)
         if (t_ns - self.since_ns) < self.rule.min_duration_s * 1e9:
             return None
         self.active = not self.active
@@ -65,4 +58,5 @@ class DeviceAlarm:
         return self.active
 
     def snapshot(self) -> dict[str, object]:
-        return {"active": self.active, "since_ns": self.since_ns, "last_ns": self.last_ns, "peak": self.peak}
+        """Plain state (for a checkpoint)."""
+        return {"active": self.active, "since_ns": self.since_ns, "last_ns": self.last_ns}

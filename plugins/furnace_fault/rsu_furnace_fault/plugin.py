@@ -62,9 +62,9 @@ class FurnaceFault:
         cfg = context.config
         defaults = load_metadata()
         self._rule = AlarmRule(
-            raise_threshold=float(cfg.get("raise_threshold", defaults.get("raise_threshold", 0.8))),
-            clear_threshold=float(cfg.get("clear_threshold", defaults.get("clear_threshold", 0.4))),
-            min_duration_s=float(cfg.get("min_duration_s", defaults.get("min_duration_s", 5.0))),
+            raise_threshold=float(cfg.get("raise_threshold", defaults.get("raise_threshold", 0.98))),
+            clear_threshold=float(cfg.get("clear_threshold", defaults.get("clear_threshold", 0.6))),
+            min_duration_s=float(cfg.get("min_duration_s", defaults.get("min_duration_s", 30.0))),
         )
         self._model = str(cfg.get("model", FP32_NAME))
         self._severity = str(cfg.get("severity", "warning"))
