@@ -35,6 +35,7 @@ class BuiltBox:
     config: RsuConfig
     endpoint: str
     notes: list[str] = field(default_factory=list)
+    closers: list[Callable[[], None]] = field(default_factory=list)
 
     def banner(self) -> str:
         cfg = self.config
@@ -47,7 +48,11 @@ class BuiltBox:
         return "\n".join(lines)
 
     def run(self, seconds: float | None, should_stop: Callable[[], bool]) -> None:
-        self.box.run(seconds, should_stop=should_stop)
+        try:
+            self.box.run(seconds, should_stop=should_stop)
+        finally:
+            for close in self.closers:
+                close()
 
     def summary(self) -> dict[str, Any]:
         return self.box.summary(site=self.config.site.name, endpoint=self.endpoint)
@@ -138,7 +143,9 @@ def _build_sources(cfg: RsuConfig, base_dir: Path, plugin_kinds: dict[str, Sourc
     return sources
 
 
-def _build_stages(cfg: RsuConfig, sources: list[Source], problems: list[str]) -> tuple[list[Any], list[Any]]:
+def _build_stages(cfg: RsuConfig, *, emit: Callable[[Product], None], base_dir: Path, stats: RunStats,
+                  problems: list[str], closers: list[Callable[[], None]]) -> tuple[list[Any], list[Any]]:
+    """The detector (own thread, adaptive rate) and the keyed operators (fusion, fault windows) on the runner."""
     inline: list[Any] = []
     workers: list[Any] = []
     if any(s.type == "camera" and s.enabled for s in cfg.sources):
@@ -146,15 +153,30 @@ def _build_stages(cfg: RsuConfig, sources: list[Source], problems: list[str]) ->
         from rsu.inference.detector import Detector
 
         try:
-            workers.append(DetectorStage(Detector.from_config(cfg.models.detector)))
+            stage: Any = DetectorStage(Detector.from_config(cfg.models.detector))
         except (OSError, ValueError, RsuError) as exc:
             problems.append(f"models.detector: {exc}")
-    if cfg.fusion.cameras or cfg.fusion.radars or any(getattr(s, "pose", None) for s in cfg.sources):
-        from rsu.app.fusion import FusionStage
-        from rsu.fusion.engine import FusionEngine
+        else:
+            if cfg.pipeline.adaptive_rate.enabled:
+                from rsu.pipeline.adaptive import AdaptiveRate, CpuSampler, RateLimitedStage
 
-        inline.append(FusionStage(FusionEngine.from_config(cfg)))
+                rate = AdaptiveRate(cfg.pipeline.adaptive_rate)
+                sampler = CpuSampler(rate)
+                sampler.start()
+                closers.append(sampler.stop)
+                stage = RateLimitedStage(stage, rate)
+            workers.append(stage)
+    from rsu.pipeline.assemble import operator_stage, operators_from_config
+
+    operators = operators_from_config(cfg, extra=_fault_operators(cfg, problems))
+    if operators:
+        inline.append(operator_stage(cfg, operators, emit=emit, base_dir=base_dir, stats=stats))
     return inline, workers
+
+
+def _fault_operators(cfg: RsuConfig, problems: list[str]) -> list[Any]:
+    """The per-device window operators of the fault predictor, when configured."""
+    return []
 
 
 def build_box(cfg: RsuConfig, *, base_dir: Path, state_root: Path | None = None) -> BuiltBox:
@@ -182,12 +204,17 @@ def build_box(cfg: RsuConfig, *, base_dir: Path, state_root: Path | None = None)
         raise StartupError(list(exc.problems)) from None
     plugin_kinds = collect_sources(plugins.loaded.pm)
     sources = _build_sources(cfg, base_dir, plugin_kinds, problems)
-    inline, workers = _build_stages(cfg, sources, problems)
+    closers: list[Callable[[], None]] = []
+    inline, workers = _build_stages(cfg, emit=ingest, base_dir=base_dir, stats=stats, problems=problems,
+                                    closers=closers)
     if problems:
+        for close in closers:
+            close()
         publisher.close()
         raise StartupError(problems)
     outputs = Outputs(publisher, plugins, stats)
-    box = Box(sources=sources, sink=outputs, inline_stages=inline, worker_stages=workers, stats=stats)
+    box = Box(sources=sources, sink=outputs, inline_stages=inline, worker_stages=workers, stats=stats,
+              queue_size=cfg.pipeline.queue.size, drop_policy=cfg.pipeline.queue.drop_policy)
     box_ref.append(box)
     plugins.start()
-    return BuiltBox(box=box, config=cfg, endpoint=publisher.endpoint)
+    return BuiltBox(box=box, config=cfg, endpoint=publisher.endpoint, closers=closers)

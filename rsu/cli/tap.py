@@ -27,7 +27,8 @@ def _plugin_decoders() -> dict[str, Any]:
 
 @click.command("tap")
 @click.argument("endpoint")
-@click.option("--topic", "topic", default="", metavar="PREFIX", help="Only topics starting with PREFIX, e.g. rsu/site/objects.")
+@click.option("--topic", "topic", default="", metavar="PREFIX",
+              help="Only topics starting with PREFIX, e.g. rsu/site/objects.")
 @click.option("--count", type=click.IntRange(min=1), default=None, help="Exit 0 after N messages.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="S",
               help="Give up after S seconds; exit 1 if fewer than --count (or no) messages arrived.")

@@ -27,7 +27,7 @@ class CheckpointConfig(StrictModel):
     """Operator state on local disk (embedded runner): written every ``interval_s`` and on shutdown."""
 
     enabled: bool = True
-    dir: Path = Field(default=Path("var/checkpoints"), description="relative paths are from the config file")
+    dir: Path = Field(default=Path("var/checkpoints"), description="relative paths are from the working directory")
     interval_s: float = Field(default=5.0, gt=0)
     keep: int = Field(default=3, ge=1, description="checkpoint files kept (older ones are deleted)")
 

@@ -141,9 +141,9 @@ def train_fault_model(out_dir: Path, settings: TrainSettings | None = None) -> d
     int8 = out_dir / "fault_lstm_int8.onnx"
     _export(torch, model, fp32, ws.window)
     rng = np.random.default_rng(st.seed + 1)
-    calib, _ = sample_batch(ws, rng.choice(ws.index.shape[0], 512, replace=False))
+    calib, _ = sample_batch(ws, rng.choice(ws.index.shape[0], min(512, ws.index.shape[0]), replace=False))
     quantized_ops = quantize_int8(fp32, int8, calib, INPUT_NAME)
-    check_rows = rng.choice(ws.index.shape[0], 2048, replace=False)
+    check_rows = rng.choice(ws.index.shape[0], min(2048, ws.index.shape[0]), replace=False)
     check_x, check_y = sample_batch(ws, check_rows)
     meta: dict[str, Any] = {
         "name": MODEL_NAME,

@@ -26,7 +26,7 @@ def operators_from_config(cfg: Any, extra: Sequence[Operator] = ()) -> list[Oper
 
 
 def checkpoint_dir(cfg: Any, base_dir: Path | None = None) -> Path:
-    """``pipeline.checkpoint.dir``, relative paths taken from the config file's folder."""
+    """``pipeline.checkpoint.dir``; relative paths are taken from ``base_dir`` (the working directory)."""
     d = Path(cfg.pipeline.checkpoint.dir)
     return d if d.is_absolute() or base_dir is None else Path(base_dir) / d
 

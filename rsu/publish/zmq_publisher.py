@@ -107,6 +107,8 @@ class ZmqPublisher:
 
     :param site: the site name (``site.name`` of the config), the second topic level.
     :param config: ``publish.zmq`` of the config; the endpoint may use port ``*`` (see :attr:`endpoint`).
+    :param context: a ZeroMQ context to share; by default the publisher owns one. With CURVE the context gets
+        the publisher's ZAP handler, so give each CURVE publisher its own context.
     """
 
     def __init__(self, site: str, config: ZmqConfig | None = None, *, default_source: str = "rsu",
