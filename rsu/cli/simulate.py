@@ -14,7 +14,12 @@ import click
               help="Folder to write the recording to (created).")
 @click.option("--seconds", type=float, default=None, help="Length of the recording (scenario default if absent).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed: same seed, same recording.")
-def command(scenario: str, out: Path, seconds: float | None, seed: int) -> None:
+@click.option("--devices", type=click.IntRange(min=1), default=None,
+              help="Scenarios with devices (furnace): how many (scenario default if absent).")
+@click.option("--rate", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Scenarios with sampled sensors (furnace): samples per second (scenario default if absent).")
+def command(scenario: str, out: Path, seconds: float | None, seed: int, devices: int | None,
+            rate: float | None) -> None:
     """Simulate SCENARIO (intersection, furnace, ...) into --out; print a JSON summary."""
     from rsu.sim import DEFAULT_SECONDS, SCENARIOS, get_simulator
 
@@ -24,5 +29,11 @@ def command(scenario: str, out: Path, seconds: float | None, seed: int) -> None:
     if seconds is not None and seconds <= 0:
         raise click.BadParameter("must be > 0", param_hint="--seconds")
     simulate = get_simulator(scenario)
-    summary = simulate(out, seconds if seconds is not None else DEFAULT_SECONDS.get(scenario, 60.0), seed)
+    extra = {k: v for k, v in (("devices", devices), ("rate", rate)) if v is not None}
+    try:
+        summary = simulate(out, seconds if seconds is not None else DEFAULT_SECONDS.get(scenario, 60.0), seed, **extra)
+    except TypeError as exc:
+        if not extra:
+            raise
+        raise click.UsageError(f"scenario {scenario!r} does not take {', '.join('--' + k for k in extra)}: {exc}") from None
     click.echo(json.dumps(summary, default=str))

@@ -31,7 +31,8 @@ class FaultPredictionConfig(StrictModel):
                                         description="model channel -> reading key, where a plant names it differently")
     stride: int = Field(default=1, ge=1, description="predict every N-th sample per device once the window is full")
     mode: Literal["inline", "worker"] = Field(
-        default="worker", description="inline: predict on the routing thread, batch 1; worker: own thread, dynamic batches")
+        default="worker",
+        description="inline: predict on the routing thread, batch 1; worker: own thread, dynamic batches")
     threads: int = Field(default=1, ge=1, le=64, description="ONNX Runtime intra-op threads")
     batching: BatchingConfig = BatchingConfig()
 

@@ -70,7 +70,8 @@ def run_scenario(seconds: float | None = None, seed: int = 0, out: Path | None =
     for i in range(t_ns.size):
         t = int(t_ns[i])
         for dev, rows in arrays.items():
-            stage.process(SensorReading(source="furnace-sim", t_event_ns=t, device=dev, values=dict(zip(names, rows[i]))))
+            stage.process(SensorReading(source="furnace-sim", t_event_ns=t, device=dev,
+                                        values=dict(zip(names, rows[i]))))
     stage.close()
     t_pipeline = time.perf_counter()
 

@@ -61,7 +61,7 @@ def _require_torch() -> Any:
     return torch
 
 
-def _build_model(torch: Any, hidden: int) -> Any:
+def _build_model(torch: Any, hidden: int, inputs: int = len(CHANNELS)) -> Any:
     nn = torch.nn
 
     class FaultLSTM(nn.Module):
@@ -69,7 +69,7 @@ def _build_model(torch: Any, hidden: int) -> Any:
 
         def __init__(self) -> None:
             super().__init__()
-            self.lstm = nn.LSTM(len(CHANNELS), hidden, batch_first=True)
+            self.lstm = nn.LSTM(inputs, hidden, batch_first=True)
             self.head = nn.Linear(hidden, 1)
             self.export_probability = False
 

@@ -64,6 +64,9 @@ def load_model(source: str | Path) -> Any:
     text = str(source)
     suffix = Path(text).suffix.lower()
     if suffix in {".yaml", ".yml"}:
+        import torch
+
+        torch.manual_seed(0)  # random weights, but the same ones every time: reproducible builds and tests
         return ul.YOLO(text, task="detect")
     if suffix == ".pt":
         if not Path(text).is_file():

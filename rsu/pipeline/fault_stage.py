@@ -26,7 +26,8 @@ __all__ = ["FaultPredictionStage"]
 
 log = logging.getLogger(__name__)
 
-Item = tuple[str, int, np.ndarray]
+Item = tuple[str, int, np.ndarray]  # device, event time, window
+Queued = tuple[str, int, np.ndarray, int]  # ... plus perf_counter_ns when queued
 
 
 class FaultPredictionStage:
@@ -42,7 +43,7 @@ class FaultPredictionStage:
         self.windows = DeviceWindows(predictor.channels, window=predictor.window, stride=stride,
                                      tau_s=predictor.baseline_tau_s, channel_map=channel_map)
         self.devices = frozenset(devices) or None
-        self.queue: BatchQueue[Item] = BatchQueue(policy, capacity=capacity, block_when_full=block_when_full)
+        self.queue: BatchQueue[Queued] = BatchQueue(policy, capacity=capacity, block_when_full=block_when_full)
         self._emit: Callable[[Product], None] | None = None
         self._thread: threading.Thread | None = None
         self._latency_ms: list[float] = []  # window ready -> prediction made, per window (last 10,000)
@@ -76,7 +77,7 @@ class FaultPredictionStage:
             return []
         item = (product.device, product.t_event_ns, window)
         if self._emit is not None:
-            self.queue.put((*item, time.perf_counter_ns()))  # type: ignore[arg-type]
+            self.queue.put((*item, time.perf_counter_ns()))
             return []
         t0 = time.perf_counter_ns()
         out = self.predictor.predictions([item], self.name)

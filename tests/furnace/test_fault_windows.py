@@ -49,7 +49,8 @@ def test_bad_readings_are_counted_and_skipped():
     w = DeviceWindows(CH, window=2, channel_map={"c": "c_alias"})
     assert w.push(reading(0, [1, 2, 3])) is None  # lacks c_alias
     ok = SensorReading(source="t", t_event_ns=2_000_000_000, device="d1", values={"a": 1, "b": 2, "c_alias": 3})
-    nan = SensorReading(source="t", t_event_ns=3_000_000_000, device="d1", values={"a": float("nan"), "b": 2, "c_alias": 3})
+    nan = SensorReading(source="t", t_event_ns=3_000_000_000, device="d1",
+                        values={"a": float("nan"), "b": 2, "c_alias": 3})
     assert w.push(ok) is None and w.push(nan) is None
     assert w.push(ok) is None  # same time again: out of order
     late = SensorReading(source="t", t_event_ns=4_000_000_000, device="d1", values={"a": 4, "b": 5, "c_alias": 6})

@@ -86,8 +86,8 @@ def test_simulate_writes_recording_and_truth(tmp_path):
 
 def test_cli_simulate_furnace(tmp_path):
     result = CliRunner().invoke(main, ["simulate", "furnace", "--out", str(tmp_path / "rec"), "--seconds", "120",
-                                       "--seed", "5"])
+                                       "--seed", "5", "--devices", "3", "--rate", "2"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output.strip().splitlines()[-1])
-    assert summary["scenario"] == "furnace" and summary["samples_per_device"] == 120
+    assert summary["scenario"] == "furnace" and summary["samples_per_device"] == 240 and len(summary["devices"]) == 3
     assert (tmp_path / "rec" / "readings.csv").stat().st_size > 0
