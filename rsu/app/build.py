@@ -128,6 +128,16 @@ def _build_sources(cfg: RsuConfig, base_dir: Path, plugin_kinds: dict[str, Sourc
                                     f"(make one with: rsu simulate intersection --out {src.path})")
                     continue
                 sources.append(ReplaySource.from_config(src.model_copy(update={"path": str(path)})))
+            elif kind == "sensor_replay":
+                from rsu.sources.sensor_replay import SensorReplaySource
+
+                path = _local_path(src.path, base_dir) or Path(src.path)
+                if not path.exists():
+                    problems.append(f"{where}: recording not found: {path} "
+                                    f"(make one with: rsu simulate furnace --out {src.path})")
+                    continue
+                sources.append(SensorReplaySource(src.id, path, speed=src.speed, rebase_time=src.rebase_time,
+                                                  loop=src.loop))
             elif kind == "air_station":
                 from rsu.sources.air_station import AirStationSource
 
@@ -136,7 +146,7 @@ def _build_sources(cfg: RsuConfig, base_dir: Path, plugin_kinds: dict[str, Sourc
                 settings = {k: v for k, v in (src.model_extra or {}).items()}
                 sources.append(PluginSource(src.id, plugin_kinds[kind], settings))
             else:
-                known = ["camera", "ars408", "radar_udp", "replay", "air_station", *sorted(plugin_kinds)]
+                known = ["camera", "ars408", "radar_udp", "replay", "sensor_replay", "air_station", *sorted(plugin_kinds)]
                 problems.append(f"{where}.type: unknown source type {kind!r}; known: {', '.join(known)}")
         except (OSError, ValueError, RsuError) as exc:
             problems.append(f"{where}: {exc}")
@@ -144,8 +154,11 @@ def _build_sources(cfg: RsuConfig, base_dir: Path, plugin_kinds: dict[str, Sourc
 
 
 def _build_stages(cfg: RsuConfig, *, emit: Callable[[Product], None], base_dir: Path, stats: RunStats,
-                  problems: list[str], closers: list[Callable[[], None]]) -> tuple[list[Any], list[Any]]:
-    """The detector (own thread, adaptive rate) and the keyed operators (fusion, fault windows) on the runner."""
+                  problems: list[str], closers: list[Callable[[], None]], pm: Any = None
+                  ) -> tuple[list[Any], list[Any]]:
+    """The detector (own thread, adaptive rate) and the keyed operators (fusion, fault windows) on the runner.
+
+    ``pm``: the plugin manager, whose registered models the fault predictor runs (rsu/app/fault_setup.py)."""
     inline: list[Any] = []
     workers: list[Any] = []
     if any(s.type == "camera" and s.enabled for s in cfg.sources):
@@ -166,17 +179,19 @@ def _build_stages(cfg: RsuConfig, *, emit: Callable[[Product], None], base_dir: 
                 closers.append(sampler.stop)
                 stage = RateLimitedStage(stage, rate)
             workers.append(stage)
+    from rsu.app.fault_setup import fault_prediction
     from rsu.pipeline.assemble import operator_stage, operators_from_config
 
-    operators = operators_from_config(cfg, extra=_fault_operators(cfg, problems))
+    fault = fault_prediction(cfg, pm, problems)
+    if fault.stage is not None:  # modes inline / worker: a host stage, not checkpointed
+        if fault.mode == "worker":
+            fault.stage.start(emit)
+            closers.append(fault.stage.close)
+        inline.append(fault.stage)
+    operators = operators_from_config(cfg, extra=fault.operators)
     if operators:
         inline.append(operator_stage(cfg, operators, emit=emit, base_dir=base_dir, stats=stats))
     return inline, workers
-
-
-def _fault_operators(cfg: RsuConfig, problems: list[str]) -> list[Any]:
-    """The per-device window operators of the fault predictor, when configured."""
-    return []
 
 
 def build_box(cfg: RsuConfig, *, base_dir: Path, state_root: Path | None = None) -> BuiltBox:
@@ -206,7 +221,7 @@ def build_box(cfg: RsuConfig, *, base_dir: Path, state_root: Path | None = None)
     sources = _build_sources(cfg, base_dir, plugin_kinds, problems)
     closers: list[Callable[[], None]] = []
     inline, workers = _build_stages(cfg, emit=ingest, base_dir=base_dir, stats=stats, problems=problems,
-                                    closers=closers)
+                                    closers=closers, pm=plugins.loaded.pm)
     if problems:
         for close in closers:
             close()

@@ -47,6 +47,7 @@ class RunStats:
         self.stages: dict[str, Counter[str]] = defaultdict(Counter)
         self.drops: Counter[str] = Counter()
         self.late: Counter[str] = Counter()
+        self.ahead: Counter[str] = Counter()
         self._latency: dict[str, LatencyReservoir] = defaultdict(LatencyReservoir)
 
     def count(self, stage: str, key: str = "in", n: int = 1) -> None:
@@ -62,7 +63,12 @@ class RunStats:
             self.late[where] += n
 
     def latency(self, product: str, t_event_ns: int, t_publish_ns: int) -> None:
+        """Record event-to-publish latency. An event time ahead of the clock (a replay faster than real
+        time, a sensor clock running ahead) has no latency: it is counted under ``event_time_ahead``."""
         with self._lock:
+            if t_event_ns > t_publish_ns:
+                self.ahead[product] += 1
+                return
             self._latency[product].add((t_publish_ns - t_event_ns) / 1e6)
             self._latency["all"].add((t_publish_ns - t_event_ns) / 1e6)
 
@@ -76,6 +82,7 @@ class RunStats:
                 "drops": dict(self.drops),
                 "late_events": dict(self.late),
                 "latency_event_to_publish": {k: v.percentiles() for k, v in sorted(self._latency.items())},
+                "event_time_ahead": dict(self.ahead),
             }
         out.update(extra)
         return out

@@ -99,7 +99,7 @@ class SensorReplaySourceConfig(SourceBase):
     """Recorded plant readings (``rsu simulate furnace``): a CSV or JSONL file, or a folder with readings.csv."""
 
     type: Literal["sensor_replay"]
-    path: str = Field(min_length=1, description="relative paths are from the config file")
+    path: str = Field(min_length=1, description="relative paths are from the working directory")
     speed: float = Field(default=1.0, ge=0, description="1.0 = real time, 2.0 = twice as fast, 0 = no pacing")
     rebase_time: bool = Field(default=False, description="shift event times so the recording starts now")
     loop: bool = False

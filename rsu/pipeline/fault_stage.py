@@ -64,6 +64,11 @@ class FaultPredictionStage:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def finish(self, end_of_input: bool = False) -> list[Product]:
+        """The Box's stop hook: in worker mode, emit what is queued now (while the sink still takes it)."""
+        self.close()
+        return []
+
     # -- per product ---------------------------------------------------------------------------------
 
     def process(self, product: Product) -> list[Product]:
