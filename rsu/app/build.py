@@ -36,6 +36,7 @@ class BuiltBox:
     endpoint: str
     notes: list[str] = field(default_factory=list)
     closers: list[Callable[[], None]] = field(default_factory=list)
+    services: Any = None  # rsu.web.service.Observability: metrics registry, dashboard state, web server
 
     def banner(self) -> str:
         cfg = self.config
@@ -49,6 +50,8 @@ class BuiltBox:
 
     def run(self, seconds: float | None, should_stop: Callable[[], bool]) -> None:
         try:
+            if self.services is not None:
+                self.services.start()
             self.box.run(seconds, should_stop=should_stop)
         finally:
             for close in self.closers:
@@ -164,12 +167,21 @@ def _build_stages(cfg: RsuConfig, *, emit: Callable[[Product], None], base_dir: 
     if any(s.type == "camera" and s.enabled for s in cfg.sources):
         from rsu.app.perception import DetectorStage
         from rsu.inference.detector import Detector
+        from rsu.inference.session import ModelError
+        from rsu.metrics.timing import LatencyHistogram, TimedStage
 
         try:
-            stage: Any = DetectorStage(Detector.from_config(cfg.models.detector))
-        except (OSError, ValueError, RsuError) as exc:
+            stage: Any = TimedStage(DetectorStage(Detector.from_config(cfg.models.detector,
+                                                                       protection=cfg.models.protection)),
+                                    LatencyHistogram(cfg.metrics.latency_buckets_ms))
+        except (OSError, ValueError, RsuError, ModelError) as exc:
             problems.append(f"models.detector: {exc}")
         else:
+            if cfg.tiered is not None and cfg.tiered.enabled:  # offload hard frames to the edge server
+                from rsu.tiered.stage import TieredDetectorStage
+
+                stage = TieredDetectorStage(stage, cfg.tiered, cfg.privacy)
+                closers.append(stage.close)
             if cfg.pipeline.adaptive_rate.enabled:
                 from rsu.pipeline.adaptive import AdaptiveRate, CpuSampler, RateLimitedStage
 
@@ -212,6 +224,10 @@ def build_box(cfg: RsuConfig, *, base_dir: Path, state_root: Path | None = None)
         publisher = ZmqPublisher.from_config(cfg)
     except Exception as exc:  # zmq.ZMQError (address in use, bad endpoint) or a CURVE key problem
         raise StartupError([f"publish.zmq.endpoint {cfg.publish.zmq.endpoint}: {exc}"]) from None
+    if cfg.publish.uplink.enabled:  # thin / batch / hold products by priority as the link slows
+        from rsu.publish.uplink import UplinkPublisher
+
+        publisher = UplinkPublisher(publisher, cfg.publish.uplink)  # type: ignore[assignment]
     try:
         plugins = PluginHost.from_config(cfg, publisher=publisher, emit_sink=ingest, state_root=state_root)
     except PluginLoadError as exc:
@@ -227,9 +243,23 @@ def build_box(cfg: RsuConfig, *, base_dir: Path, state_root: Path | None = None)
             close()
         publisher.close()
         raise StartupError(problems)
+    from rsu.power.stage import power_stages
+
+    inline += power_stages(cfg, workers=workers, closers=closers)  # idle CPU cap (power.enabled)
     outputs = Outputs(publisher, plugins, stats)
     box = Box(sources=sources, sink=outputs, inline_stages=inline, worker_stages=workers, stats=stats,
               queue_size=cfg.pipeline.queue.size, drop_policy=cfg.pipeline.queue.drop_policy)
     box_ref.append(box)
+    built = BuiltBox(box=box, config=cfg, endpoint=publisher.endpoint, closers=closers)
+    from rsu.web.service import attach
+
+    try:
+        built.services = attach(built)  # metrics, dashboard live state (output taps), web server bound
+    except RsuError as exc:
+        for close in closers:
+            close()
+        publisher.close()
+        raise StartupError([str(exc)]) from None
+    closers.append(built.services.close)
     plugins.start()
-    return BuiltBox(box=box, config=cfg, endpoint=publisher.endpoint, closers=closers)
+    return built

@@ -76,7 +76,7 @@ def fault_prediction(cfg: RsuConfig, pm: Any, problems: list[str]) -> FaultParts
             from rsu.pipeline.fault_op import FaultWindowOperator
 
             op = FaultWindowOperator(spec, stride=fc.stride, devices=fc.devices, channel_map=fc.channel_map,
-                                     threads=fc.threads)
+                                     threads=fc.threads, protection=cfg.models.protection)
             op.open()  # load the model now, so that a bad one is a start-up problem
             return FaultParts(operators=[op], mode=fc.mode)
         from rsu.inference.fault_predictor import FaultPredictor
@@ -84,7 +84,8 @@ def fault_prediction(cfg: RsuConfig, pm: Any, problems: list[str]) -> FaultParts
         from rsu.pipeline.fault_stage import FaultPredictionStage
 
         b = fc.batching
-        stage = FaultPredictionStage(FaultPredictor.from_spec(spec, threads=fc.threads), stride=fc.stride,
+        predictor = FaultPredictor.from_spec(spec, threads=fc.threads, protection=cfg.models.protection)
+        stage = FaultPredictionStage(predictor, stride=fc.stride,
                                      devices=fc.devices, channel_map=fc.channel_map,
                                      policy=BatchPolicy(max_batch=b.max_batch, divisor=b.divisor),
                                      capacity=b.capacity)

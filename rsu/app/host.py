@@ -120,6 +120,14 @@ class Box:
             log.exception("source %s stopped with an error", src.id)
             self.stats.count(f"source.{src.id}", "crashed")
 
+    def router_alive(self) -> bool:
+        """True while the routing thread runs (from :meth:`start` until :meth:`stop` has drained)."""
+        return self._router.is_alive()
+
+    def queue_depths(self) -> dict[str, int]:
+        """Products waiting: in the ingest queue and in each worker stage's latest-value slots."""
+        return {"ingest": self._queue.qsize(), **{f"stage.{w.stage.name}": w.pending() for w in self.workers}}
+
     def sources_finished(self) -> bool:
         """True when every source thread has ended (e.g. files played to the end)."""
         return all(not t.is_alive() for t in self._source_threads)

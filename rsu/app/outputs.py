@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from rsu_sdk import Frame, InvalidDataError, Product, PublishError
@@ -23,6 +24,7 @@ class Outputs:
         self.publisher = publisher
         self.plugins = plugins
         self._stats = stats
+        self.taps: list[Callable[[Product], None]] = []  # e.g. the dashboard's live state, metrics counters
 
     def deliver(self, product: Product) -> None:
         """Publish what the host made; products a plugin emitted go to the other plugins only (the plugin
@@ -36,6 +38,12 @@ class Outputs:
             else:
                 self._stats.latency(type(product).__name__, int(product.t_event_ns), time.time_ns())
         self.plugins.dispatch(product)
+        for tap in self.taps:  # cheap observers; one that raises is counted, never stops the router
+            try:
+                tap(product)
+            except Exception:  # noqa: BLE001
+                self._stats.count("taps", "errors")
+                log.exception("output tap %r failed on a %s", tap, type(product).__name__)
 
     def stop_plugins(self) -> None:
         self.plugins.stop()

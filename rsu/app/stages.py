@@ -53,6 +53,11 @@ class LatestValueWorker:
             self._pending[key] = product
             self._cond.notify()
 
+    def pending(self) -> int:
+        """Inputs waiting for the stage (at most one per source)."""
+        with self._cond:
+            return len(self._pending)
+
     def _loop(self) -> None:
         while True:
             with self._cond:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import click
 
 from rsu import __version__
@@ -12,23 +10,27 @@ from rsu import __version__
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="rsu")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
-def main(verbose: int) -> None:
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", envvar="RSU_LOG_FORMAT",
+              show_default=True, help="Log lines as text or as JSON objects (fields: source, plugin, ...).")
+def main(verbose: int, log_format: str) -> None:
     """rsu: the roadside / plant-side edge appliance.
 
     Run the box with `rsu run CONFIG`; validate a config with `rsu check CONFIG`;
     watch what it publishes with `rsu tap ENDPOINT`.
     """
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from rsu.logging_setup import configure
+
+    configure(verbose, "json" if log_format == "json" else "text")
 
 
 def _register() -> None:
     from rsu.cli import assets, bench, check, detect, keys, model, run, plugin_new, plugins_cmd, tap
     from rsu.cli import calibrate, simulate
+    from rsu.cli import power as power_cmd
     from rsu.cli import eval as eval_cmd
 
     for module in (bench, check, run, plugins_cmd, plugin_new, tap, keys, model, detect, assets,
-                   simulate, eval_cmd, calibrate):
+                   simulate, eval_cmd, calibrate, power_cmd):
         main.add_command(module.command)
 
 

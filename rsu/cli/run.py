@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import sys
 import threading
@@ -50,20 +51,24 @@ def command(config: Path, runner: str | None, flink_address: str | None, for_sec
             click.echo("rsu run: the flink runner needs the flink extra (pip install 'rsu[flink]', in its own "
                        "venv: it pins numpy<2.2; see docs/pipeline.md)", err=True)
             sys.exit(2)
-    try:
-        box = build_box(cfg, base_dir=Path.cwd())  # relative paths in a config are relative to the working directory
-    except StartupError as exc:
-        click.echo(f"rsu run: {exc}", err=True)
-        sys.exit(1)
-
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: object) -> None:
         click.echo(f"rsu run: {signal.Signals(signum).name} received, draining and stopping", err=True)
         stop.set()
 
+    # installed before building: a stop asked for during start-up is honoured as soon as the box runs
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
+    try:
+        box = build_box(cfg, base_dir=Path.cwd())  # relative paths in a config are relative to the working directory
+    except StartupError as exc:
+        click.echo(f"rsu run: {exc}", err=True)
+        sys.exit(1)
+    except Exception as exc:  # noqa: BLE001 - unforeseen start-up failure: one line; the traceback with -vv
+        logging.getLogger("rsu.cli.run").debug("start-up failed", exc_info=True)
+        click.echo(f"rsu run: cannot start: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(1)
     click.echo(box.banner(), err=True)
     box.run(for_seconds, should_stop=stop.is_set)
     summary = box.summary()

@@ -9,12 +9,16 @@ from pydantic import Field, model_validator
 from rsu.config.base import StrictModel
 from rsu.config.fault import FaultPredictionConfig
 from rsu.config.fusion import FusionConfig, check_fusion_sources
+from rsu.config.metrics import MetricsConfig
 from rsu.config.models import ModelsConfig, PrivacyConfig
 from rsu.config.pipeline import PipelineConfig
 from rsu.config.plugins import PluginsConfig
+from rsu.config.power import PowerConfig
 from rsu.config.publish import PublishConfig
 from rsu.config.site import SiteConfig
 from rsu.config.sources import SourceConfig
+from rsu.config.tiered import TieredConfig
+from rsu.config.web import WebConfig
 
 
 class RsuConfig(StrictModel):
@@ -30,7 +34,11 @@ class RsuConfig(StrictModel):
     privacy: PrivacyConfig = PrivacyConfig()
     fusion: FusionConfig = FusionConfig()
     pipeline: PipelineConfig = PipelineConfig()
+    power: PowerConfig = PowerConfig()
+    web: WebConfig = WebConfig()
+    metrics: MetricsConfig = MetricsConfig()
     fault_prediction: FaultPredictionConfig | None = None
+    tiered: TieredConfig | None = None  # offload hard camera frames to an edge server (rsu/tiered)
 
     @model_validator(mode="after")
     def _unique_source_ids(self) -> RsuConfig:

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from rsu.config.base import StrictModel
+from rsu.config.protection import ModelProtectionConfig
 
 PROVIDER_ALIASES: dict[str, str] = {
     "tensorrt": "TensorrtExecutionProvider",
@@ -63,6 +64,7 @@ class DetectorConfig(StrictModel):
 
 class ModelsConfig(StrictModel):
     detector: DetectorConfig = DetectorConfig()
+    protection: ModelProtectionConfig = ModelProtectionConfig()  # sealed model files (rsu model seal)
 
 
 class PrivacyConfig(StrictModel):

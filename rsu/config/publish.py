@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field
 
 from rsu.config.base import StrictModel
+from rsu.config.uplink import UplinkConfig
 
 
 class CurveConfig(StrictModel):
@@ -33,3 +34,4 @@ class ZmqConfig(StrictModel):
 
 class PublishConfig(StrictModel):
     zmq: ZmqConfig = ZmqConfig()
+    uplink: UplinkConfig = UplinkConfig()

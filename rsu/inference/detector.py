@@ -38,13 +38,13 @@ class Backend(Protocol):
     def run(self, batch: np.ndarray) -> list[np.ndarray]: ...
 
 
-def open_backend(path: Path, cfg: DetectorConfig) -> Backend:
-    """ONNX Runtime for ``.onnx``, LiteRT for ``.tflite``."""
+def open_backend(path: Path, cfg: DetectorConfig, protection: Any = None) -> Backend:
+    """ONNX Runtime for ``.onnx`` (plain or sealed, see ``models.protection``), LiteRT for ``.tflite``."""
     if path.suffix.lower() == ".tflite":
         from rsu.inference.tflite import LiteRtBackend
 
         return LiteRtBackend(path, threads=cfg.threads)
-    return OrtBackend(path, cfg.providers, cfg.threads, cfg.allow_spinning)
+    return OrtBackend(path, cfg.providers, cfg.threads, cfg.allow_spinning, protection)
 
 
 def _layout_and_size(shape: tuple[Any, ...], wanted: int | None, path: Path) -> tuple[str, tuple[int, int]]:
@@ -86,7 +86,8 @@ class Detector:
         self.stats = {"frames": 0, "batches": 0, "infer_ms_total": 0.0}
 
     @classmethod
-    def from_config(cls, cfg: DetectorConfig | None = None, model: str | Path | None = None) -> Detector:
+    def from_config(cls, cfg: DetectorConfig | None = None, model: str | Path | None = None,
+                    protection: Any = None) -> Detector:
         """Open the model named by ``cfg.model`` (or ``model``): a file or a fetched asset name.
 
         Class names come from the ONNX metadata (``rsu.labels`` or ultralytics' ``names``), else from a
@@ -96,7 +97,7 @@ class Detector:
 
         cfg = cfg or DetectorConfig()
         path = resolve_model(str(model) if model is not None else cfg.model)
-        backend = open_backend(path, cfg)
+        backend = open_backend(path, cfg, protection)
         layout, size = _layout_and_size(backend.input.shape, cfg.input_size, path)
         info = ModelInfo(input_shape=backend.input.shape, input_size=size, layout=layout,
                          output_shapes=tuple(tuple(o.shape) for o in backend.outputs), metadata=backend.metadata)

@@ -29,12 +29,11 @@ class FaultPredictor:
     """One ORT session for a fault model.
 
     :param threads: ORT intra-op threads (1 suits a box that also runs sources and other models).
+    :param protection: ``models.protection`` for sealed model files (None: the default environment variables).
     """
 
     def __init__(self, name: str, path: Path, metadata: Mapping[str, Any], *, threads: int = 1,
-                 providers: Sequence[str] = ("CPUExecutionProvider",)) -> None:
-        import onnxruntime as ort
-
+                 providers: Sequence[str] = ("CPUExecutionProvider",), protection: Any = None) -> None:
         for key in _REQUIRED:
             if key not in metadata:
                 raise ModelMetadataError(f"model {name!r} ({path}): metadata lacks {key!r}")
@@ -50,20 +49,39 @@ class FaultPredictor:
             raise ModelMetadataError(f"model {name!r}: mean/std must have one value per channel "
                                      f"({len(self.channels)}), got {self.mean.shape} and {self.inv_std.shape}")
         self.input_name = str(metadata["input"])
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        try:
-            self.session = ort.InferenceSession(str(self.path), opts, providers=list(providers))
-        except Exception as exc:  # ORT raises its own exception types
-            raise ModelMetadataError(f"model {name!r}: cannot load {self.path}: {exc}") from None
-        shape = self.session.get_inputs()[0].shape
-        if shape[-2:] != [self.window, len(self.channels)]:
-            raise ModelMetadataError(f"model {name!r}: input shape {shape} does not match window {self.window} "
-                                     f"x {len(self.channels)} channels in its metadata")
+        self._threads, self._providers, self._protection = threads, list(providers), protection
+        self.session = self._open(self.path)
+        self.version: int | None = None  # set by reload() (federated global model versions)
         self.runs = 0
         self.windows = 0
+
+    def _open(self, model: Path | bytes) -> Any:
+        """A checked session for ``model`` (a file, sealed or plain, or ONNX bytes held in memory)."""
+        import onnxruntime as ort
+
+        from rsu.modeltools.seal import load_model
+
+        source = model if isinstance(model, bytes) else load_model(model, self._protection)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = self._threads
+        opts.inter_op_num_threads = 1
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        where = "in-memory model" if isinstance(model, bytes) else str(model)
+        try:
+            session = ort.InferenceSession(source, opts, providers=self._providers)
+        except Exception as exc:  # ORT raises its own exception types
+            raise ModelMetadataError(f"model {self.name!r}: cannot load {where}: {exc}") from None
+        shape = session.get_inputs()[0].shape
+        if shape[-2:] != [self.window, len(self.channels)]:
+            raise ModelMetadataError(f"model {self.name!r}: input shape {shape} does not match window {self.window} "
+                                     f"x {len(self.channels)} channels in its metadata")
+        return session
+
+    def reload(self, model: Path | bytes, version: int | None = None) -> None:
+        """Swap in new weights (same channels, window and normalisation) without a restart: the new session is
+        built and checked first, then replaces the old one in one assignment; a bad model leaves the old one."""
+        self.session = self._open(model)
+        self.version = version
 
     @classmethod
     def from_spec(cls, spec: ModelSpec, **kwargs: Any) -> FaultPredictor:

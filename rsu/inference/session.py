@@ -48,13 +48,19 @@ def resolve_providers(preferred: Sequence[str], available: Sequence[str] | None 
 
 
 def make_session(path: str | Path, providers: Sequence[str], threads: int | None = None,
-                 allow_spinning: bool = True) -> Any:
-    """Open ``path`` with the first usable providers of ``providers`` (preference order)."""
+                 allow_spinning: bool = True, protection: Any = None) -> Any:
+    """Open ``path`` with the first usable providers of ``providers`` (preference order).
+
+    A sealed model (``rsu model seal``) is checked and decrypted in memory with the keys ``protection``
+    (``models.protection``; None: the default environment variables) names."""
     import onnxruntime as ort
+
+    from rsu.modeltools.seal import load_model
 
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"model file not found: {path}")
+    source = load_model(path, protection)
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads:
@@ -62,7 +68,7 @@ def make_session(path: str | Path, providers: Sequence[str], threads: int | None
     opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if allow_spinning else "0")
     chosen = resolve_providers(providers)
     try:
-        session = ort.InferenceSession(str(path), sess_options=opts, providers=chosen)
+        session = ort.InferenceSession(source, sess_options=opts, providers=chosen)
     except Exception as exc:  # onnxruntime raises its own exception types for bad files
         raise ModelError(f"cannot load model {path}: {str(exc).strip().splitlines()[0]}") from None
     used = session.get_providers()
@@ -81,9 +87,9 @@ class OrtBackend:
     """Runs an ONNX model on ONNX Runtime; the detector's view of a model (shapes, metadata, run)."""
 
     def __init__(self, path: str | Path, providers: Sequence[str] = ("cpu",), threads: int | None = None,
-                 allow_spinning: bool = True) -> None:
+                 allow_spinning: bool = True, protection: Any = None) -> None:
         self.path = Path(path)
-        self.session = make_session(self.path, providers, threads, allow_spinning)
+        self.session = make_session(self.path, providers, threads, allow_spinning, protection)
         inputs = self.session.get_inputs()
         if len(inputs) != 1:
             raise ModelError(f"{self.path}: expected one image input, got {len(inputs)}")

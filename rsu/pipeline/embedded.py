@@ -3,9 +3,10 @@
 It is a :class:`rsu.app.stages.Stage` (``name``, ``handles``, ``process``, ``stats``) with ``open`` and
 ``finish``, so the Box routes source products into it and its outputs on to the sink. It keeps keyed state in
 memory, advances one bounded-out-of-orderness watermark over the merged input, fires event-time timers,
-checkpoints to local disk every ``checkpoint_interval_s`` and at finish, and restores at open: elements at or
-below what the checkpoint had already processed (per product type and source) are skipped, so a replayed
-input resumes where the state left off.
+checkpoints to local disk every ``checkpoint_interval_s`` and at finish, and restores at open: elements below
+what the checkpoint had already processed (per product type and source) are skipped, and at that newest time
+as many as it had processed (devices of one source share times), so a replayed input resumes where the state
+left off.
 """
 
 from __future__ import annotations
@@ -83,7 +84,9 @@ class EmbeddedRunner:
         self._ctx = _Ctx(self)
         self.counts: dict[str, Counter[str]] = defaultdict(Counter)
         self.high_water: dict[str, int] = {}  # "<type>/<source>" -> newest event time processed
+        self.high_water_n: dict[str, int] = {}  # ... and how many elements of that source had exactly that time
         self._resume_from: dict[str, int] = {}
+        self._resume_n: dict[str, int] = {}  # elements at exactly the restored time still to skip
         self._last_checkpoint = time.monotonic()
         self._opened = False
 
@@ -130,7 +133,11 @@ class EmbeddedRunner:
         if self._resume_from:
             done = self._resume_from.get(mark)
             if done is not None:
-                if t <= done:
+                # several elements of one source may share an event time (a plant's devices sampled
+                # together): skip as many at ``done`` as the checkpoint had processed (all, for old ones)
+                if t < done or (t == done and self._resume_n.get(mark, 1 << 62) > 0):
+                    if t == done:
+                        self._resume_n[mark] = self._resume_n.get(mark, 1 << 62) - 1
                     self.counts["runner"]["replayed_skipped"] += 1
                     return []
                 del self._resume_from[mark]
@@ -154,8 +161,12 @@ class EmbeddedRunner:
                 if counts["errors"] <= 5 or counts["errors"] % 1000 == 0:
                     log.exception("operator %s failed on a %s from %s", op.name, type(element).__name__,
                                   element.source)
-        if t > self.high_water.get(mark, -1):
+        hw = self.high_water.get(mark, -1)
+        if t > hw:
             self.high_water[mark] = t
+            self.high_water_n[mark] = 1
+        elif t == hw:
+            self.high_water_n[mark] = self.high_water_n.get(mark, 0) + 1
         if self.watermarks.on_event(t) and self._timers and self._timers[0][0] <= self.watermarks.watermark:
             out.extend(self._fire_timers())
         if self.checkpointer is not None and time.monotonic() - self._last_checkpoint >= self.checkpoint_interval_s:
@@ -204,7 +215,7 @@ class EmbeddedRunner:
             self.checkpointer.save({
                 "tables": self.store.snapshot(), "timers": list(self._timers),
                 "watermark": self.watermarks.watermark, "max_t": self.watermarks.max_t,
-                "high_water": dict(self.high_water),
+                "high_water": dict(self.high_water), "high_water_n": dict(self.high_water_n),
             })
         except Exception:  # a full disk must not stop the box; the next interval tries again
             log.exception("checkpoint to %s failed", self.checkpointer.dir)
@@ -219,7 +230,9 @@ class EmbeddedRunner:
         self.watermarks.watermark = snap["watermark"]
         self.watermarks.max_t = snap["max_t"]
         self.high_water = dict(snap["high_water"])
+        self.high_water_n = dict(snap.get("high_water_n", {}))
         self._resume_from = dict(snap["high_water"])
+        self._resume_n = dict(self.high_water_n)
 
     def stats(self) -> dict[str, Any]:
         return {

@@ -31,11 +31,12 @@ __all__ = ["FaultScorer", "FaultWindowOperator"]
 class FaultScorer:
     """A picklable scorer: window -> fault probability, its :class:`FaultPredictor` built lazily."""
 
-    def __init__(self, spec: ModelSpec, *, threads: int = 1, providers: Sequence[str] = ("CPUExecutionProvider",)
-                 ) -> None:
+    def __init__(self, spec: ModelSpec, *, threads: int = 1, providers: Sequence[str] = ("CPUExecutionProvider",),
+                 protection: Any = None) -> None:
         self.spec = spec
         self.threads = threads
         self.providers = tuple(providers)
+        self.protection = protection  # models.protection (sealed model files); a config, never a key
         self._predictor: FaultPredictor | None = None
         self._runs_before = 0  # model runs of sessions already closed
 
@@ -48,7 +49,8 @@ class FaultScorer:
     def predictor(self) -> FaultPredictor:
         """The model session (built on first access; raises :class:`ModelMetadataError` naming the problem)."""
         if self._predictor is None:
-            self._predictor = FaultPredictor.from_spec(self.spec, threads=self.threads, providers=self.providers)
+            self._predictor = FaultPredictor.from_spec(self.spec, threads=self.threads, providers=self.providers,
+                                                       protection=self.protection)
         return self._predictor
 
     def __call__(self, window: np.ndarray) -> float:
@@ -60,10 +62,12 @@ class FaultScorer:
         self._predictor = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"spec": self.spec, "threads": self.threads, "providers": self.providers}
+        return {"spec": self.spec, "threads": self.threads, "providers": self.providers,
+                "protection": self.protection}
 
     def __setstate__(self, state: Mapping[str, Any]) -> None:
-        self.__init__(state["spec"], threads=state["threads"], providers=state["providers"])  # type: ignore[misc]
+        self.__init__(state["spec"], threads=state["threads"], providers=state["providers"],  # type: ignore[misc]
+                      protection=state.get("protection"))
 
 
 class FaultWindowOperator(DeviceWindowOperator):
@@ -79,7 +83,7 @@ class FaultWindowOperator(DeviceWindowOperator):
 
     def __init__(self, spec: ModelSpec, *, stride: int = 1, devices: Iterable[str] = (),
                  channel_map: Mapping[str, str] | None = None, threads: int = 1, name: str = "fault_prediction",
-                 providers: Sequence[str] = ("CPUExecutionProvider",)) -> None:
+                 providers: Sequence[str] = ("CPUExecutionProvider",), protection: Any = None) -> None:
         if spec.kind != FAULT_KIND:
             raise ModelMetadataError(f"model {spec.name!r} is a {spec.kind!r}, not a {FAULT_KIND!r}")
         meta = spec.metadata
@@ -89,7 +93,8 @@ class FaultWindowOperator(DeviceWindowOperator):
         channels = tuple(meta["channels"])
         tau_s = float(meta.get("baseline_tau_s", 0.0))
         super().__init__(channels, window=int(meta["window"]), stride=stride, tau_s=tau_s, name=name,
-                         model=spec.name, scorer=FaultScorer(spec, threads=threads, providers=providers),
+                         model=spec.name, scorer=FaultScorer(spec, threads=threads, providers=providers,
+                                                             protection=protection),
                          source=name)
         self.windows = DeviceWindows(channels, window=int(meta["window"]), stride=stride, tau_s=tau_s,
                                      channel_map=channel_map)

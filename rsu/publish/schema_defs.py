@@ -164,5 +164,13 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                      "description": "the body's format, e.g. cpm-uper; rsu tap picks its decoder by this name"},
         "bytes": {"type": "integer", "minimum": 0, "description": "length of the body frame"},
     }, extra=True),
+    "rsu.batch/1": _payload("rsu.batch/1", "Several messages of one topic sent as one while the uplink is slow "
+                            "(opt-in: publish.uplink.batch)", "<product>", {
+        "items": {"type": "array", "minItems": 1, "description": "the messages, oldest first; each validates "
+                  "against its own schema once given the batch's site, source, seq and t_publish",
+                  "items": {"type": "object", "required": ["schema", "t_event"], "additionalProperties": True,
+                            "properties": {"schema": {**_STR, "description": "the item's schema id"},
+                                           "t_event": {**_NS, "description": "the item's event time, ns"}}}},
+    }),
 }
 """Schema id -> JSON Schema of the whole payload (envelope and data)."""

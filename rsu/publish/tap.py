@@ -4,6 +4,8 @@ Two-part messages ``[topic, payload]`` become ``{"topic": ..., "payload": {...}}
 messages ``[topic, header, body]`` get the body decoded by the decoder named by the header's ``encoding``
 and added to the payload as ``body``; without a decoder (or when decoding fails) the body is added as
 ``body_base64`` with a ``note`` saying why. Malformed messages are counted, reported and skipped.
+An ``rsu.batch/1`` message (publish.uplink.batch) is handed on as one message per item
+(:func:`rsu.publish.batch.unpack`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import Any
 
 import zmq
 from zmq.utils.monitor import parse_monitor_message
+
+from rsu.publish.batch import unpack
 
 __all__ = ["BadMessage", "TapResult", "render", "tap", "to_json_line"]
 
@@ -164,8 +168,11 @@ def tap(endpoint: str, *, emit: Callable[[dict[str, Any]], None], topic: str = "
                     if on_skip is not None:
                         on_skip(f"skipped a message: {exc}")
                     continue
-                emit(message)
-                result.received += 1
+                for item in unpack(message):  # an rsu.batch/1 message: one line per item
+                    if count is not None and result.received >= count:
+                        break
+                    emit(item)
+                    result.received += 1
             elif deadline is not None and time.monotonic() >= deadline:
                 result.timed_out = True
                 break

@@ -191,6 +191,22 @@ class ZmqPublisher:
         """Send ``[topic, envelope + header, body]``; ``header`` must name the body's ``encoding``."""
         self._publish_binary(product, header, body, source, t_event_ns, schema, self.default_source)
 
+    def try_publish(self, product: str, data: Mapping[str, Any], *, source: str | None = None,
+                    t_event_ns: int | None = None, schema: str | None = None,
+                    default_source: str | None = None) -> bool:
+        """As :meth:`publish`, but a message a full subscriber queue refuses is neither sent nor counted and
+        uses no ``seq``: False tells the caller to retry it later (rsu/publish/uplink.py holds safety
+        products this way). Only ``count_drops`` sockets refuse; without it a send never fails."""
+        return self._publish(product, data, source, t_event_ns, schema, default_source or self.default_source,
+                             hold=True)
+
+    def try_publish_binary(self, product: str, header: Mapping[str, Any], body: bytes, *,
+                           source: str | None = None, t_event_ns: int | None = None, schema: str | None = None,
+                           default_source: str | None = None) -> bool:
+        """As :meth:`publish_binary`, with the retry contract of :meth:`try_publish`."""
+        return self._publish_binary(product, header, body, source, t_event_ns, schema,
+                                    default_source or self.default_source, hold=True)
+
     def scoped(self, default_source: str) -> ScopedPublisher:
         """A view sharing this socket and seq counters whose envelope ``source`` defaults to ``default_source``."""
         return ScopedPublisher(self, check_source(default_source))
@@ -198,7 +214,7 @@ class ZmqPublisher:
     # -- internals ------------------------------------------------------------------------------------------
 
     def _publish(self, product: str, data: Mapping[str, Any], source: str | None, t_event_ns: int | None,
-                 schema: str | None, default_source: str) -> None:
+                 schema: str | None, default_source: str, hold: bool = False) -> bool:
         try:
             topic, topic_b, head = self._head(product, source, schema, default_source)
             _check_time(t_event_ns)
@@ -207,10 +223,11 @@ class ZmqPublisher:
             with self._lock:
                 self._invalid += 1
             raise
-        self._send(topic, topic_b, head, body, t_event_ns, None)
+        return self._send(topic, topic_b, head, body, t_event_ns, None, hold)
 
     def _publish_binary(self, product: str, header: Mapping[str, Any], body: bytes, source: str | None,
-                        t_event_ns: int | None, schema: str | None, default_source: str) -> None:
+                        t_event_ns: int | None, schema: str | None, default_source: str,
+                        hold: bool = False) -> bool:
         try:
             if not isinstance(body, (bytes, bytearray, memoryview)):
                 raise PublishError(f"{product}: body must be bytes, got {type(body).__name__}")
@@ -226,7 +243,7 @@ class ZmqPublisher:
             with self._lock:
                 self._invalid += 1
             raise
-        self._send(topic, topic_b, head, encoded, t_event_ns, bytes(body))
+        return self._send(topic, topic_b, head, encoded, t_event_ns, bytes(body), hold)
 
     def _head(self, product: str, source: str | None, schema: str | None,
               default_source: str) -> tuple[str, bytes, bytes]:
@@ -247,12 +264,13 @@ class ZmqPublisher:
         return hit
 
     def _send(self, topic: str, topic_b: bytes, head: bytes, data: bytes, t_event_ns: int | None,
-              body: bytes | None) -> None:
+              body: bytes | None, hold: bool = False) -> bool:
+        """Send, or count a drop; True when done with, False (``hold`` only) when refused and not counted."""
         rest = b"}" if data == b"{}" else b"," + data[1:]
         with self._lock:
             if self._closed:  # shutting down: plugins may still publish; count, do not raise
                 self._dropped[topic] += 1
-                return
+                return True
             seq = self._sent[topic] + self._dropped[topic]
             t_publish = time.time_ns()
             t_event = t_publish if t_event_ns is None else int(t_event_ns)
@@ -262,6 +280,8 @@ class ZmqPublisher:
                 self._sock.send_multipart(frames, flags=zmq.NOBLOCK)
                 self._sent[topic] += 1
             except zmq.Again:
+                if hold:
+                    return False
                 self._dropped[topic] += 1
             except zmq.ZMQError as exc:
                 self._dropped[topic] += 1
@@ -269,6 +289,7 @@ class ZmqPublisher:
             self._since_drain += 1
             if self._since_drain >= _DRAIN_EVERY:
                 self._drain_locked()
+        return True
 
     def _drain_locked(self) -> None:
         """Read pending (un)subscription messages; call with the lock held."""

@@ -1,0 +1,98 @@
+"""Wire metrics, the live state and the web server onto a built box (called by ``build_box``)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from rsu_sdk import RsuError
+
+from rsu.metrics.collector import BoxCollector, box_registry
+from rsu.metrics.counters import ProductCounters
+from rsu.metrics.health import liveness, readiness
+
+__all__ = ["Observability", "WebStartError", "attach"]
+
+log = logging.getLogger(__name__)
+
+
+class WebStartError(RsuError):
+    """The web server cannot listen where the config says."""
+
+
+@dataclass
+class Observability:
+    """The box's metrics registry, dashboard state and HTTP server (None when ``web.enabled`` is false)."""
+
+    registry: Any
+    counters: ProductCounters
+    live: Any = None
+    frames: Any = None
+    server: Any = None
+
+    @property
+    def url(self) -> str | None:
+        return None if self.server is None else self.server.url
+
+    def start(self) -> None:
+        if self.server is not None:
+            self.server.start()
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+
+
+def attach(built: Any) -> Observability:
+    """Add the metrics counters (and, with ``web.enabled``, the live state) as taps on the box's outputs,
+    build the Prometheus registry and bind the web server. The server serves once :meth:`Observability.start`
+    runs (``BuiltBox.run``); it closes with the box.
+
+    :raises WebStartError: the web server cannot bind ``web.host:web.port``.
+    """
+    cfg, box = built.config, built.box
+    counters = ProductCounters()
+    box.sink.taps.append(counters.observe)
+    started = time.time()
+    obs = Observability(registry=None, counters=counters)
+    collector = BoxCollector(box, site=cfg.site.name, runner=cfg.runner, counters=counters,
+                             process=cfg.metrics.process,
+                             extra_stats=lambda: {"web_frames_encoded": obs.frames.counts["encoded"]}
+                             if obs.frames is not None else {})
+    obs.registry = box_registry(collector)
+    web = cfg.web
+    if not web.enabled:
+        return obs
+    from rsu.web.server import WebApp, WebServer
+
+    app = WebApp(liveness=lambda: liveness(box), readiness=lambda: readiness(box))
+    if cfg.metrics.enabled:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        app.metrics = lambda: (generate_latest(obs.registry), CONTENT_TYPE_LATEST)
+    if web.dashboard:
+        from rsu.web.frames import FrameRenderer
+        from rsu.web.live import LiveState
+        from rsu.web.state import StateView
+        from rsu.web.views import SiteGeometry
+
+        if not cfg.privacy.blur:
+            log.warning("web: privacy.blur is false: the dashboard shows camera frames unblurred")
+        obs.live = LiveState(frame_history=web.frame_history, recent_events=web.recent_events)
+        geometry = SiteGeometry.from_config(cfg)
+        obs.frames = FrameRenderer(obs.live, geometry, privacy=cfg.privacy, fps=web.frame_fps,
+                                   jpeg_quality=web.jpeg_quality, max_width=web.max_width)
+        view = StateView(box=box, config=cfg, live=obs.live, frames=obs.frames, geometry=geometry,
+                         counters=counters, started=started)
+        app.state = view.document
+        app.frame = obs.frames.frame
+        box.sink.taps.append(obs.live.observe)
+    try:
+        obs.server = WebServer(app, web.host, web.port)
+    except OSError as exc:
+        raise WebStartError(f"web: cannot listen on {web.host}:{web.port}: {exc.strerror or exc}") from None
+    built.notes.append(f"dashboard on {obs.server.url} (metrics: {obs.server.url}metrics, "
+                       f"health: {obs.server.url}healthz, {obs.server.url}readyz)")
+    return obs

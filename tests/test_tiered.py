@@ -1,0 +1,197 @@
+"""Tiered inference on loopback: the SSD on the box, NanoDet on a real edge server over ZeroMQ DEALER/ROUTER."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import zmq
+from rsu_sdk import Detections, Frame
+
+from rsu.app.perception import DetectorStage
+from rsu.assets.fetch import fetch_all
+from rsu.assets.paths import assets_dir
+from rsu.config.models import DetectorConfig, PrivacyConfig
+from rsu.config.tiered import BackoffConfig, OffloadPolicyConfig, TieredConfig
+from rsu.inference.detector import Detector
+from rsu.privacy.blur import Redactor
+from rsu.tiered.policy import OffloadPolicy
+from rsu.tiered.protocol import decode_jpeg, encode_jpeg, pack, unpack
+from rsu.tiered.server import InferenceServer
+from rsu.tiered.stage import TieredDetectorStage
+
+PERIOD_S = 0.1  # 10 Hz
+
+
+@pytest.fixture(scope="module")
+def assets() -> Path:
+    return fetch_all(assets_dir())
+
+
+@pytest.fixture(scope="module")
+def local_detector(assets: Path) -> Detector:
+    return Detector.from_config(DetectorConfig(model="ssd-mobilenetv2-int8", threads=1, conf_threshold=0.3))
+
+
+class RecordingDetector:
+    """The real edge detector, keeping a copy of every image the server decoded (to check the blur)."""
+
+    def __init__(self, detector: Detector) -> None:
+        self.detector = detector
+        self.images: list[np.ndarray] = []
+
+    def detect(self, frames: list[Frame]) -> list[Detections]:
+        self.images.extend(np.array(f.image) for f in frames)
+        return self.detector.detect(frames)
+
+
+@pytest.fixture(scope="module")
+def server(assets: Path):  # noqa: ANN201
+    edge = RecordingDetector(Detector.from_config(DetectorConfig(model="nanodet-m", threads=1)))
+    srv = InferenceServer(edge, "tcp://127.0.0.1:*").start()
+    yield srv
+    srv.close()
+
+
+def _video_frames(assets: Path, n: int) -> list[Frame]:
+    cap = cv2.VideoCapture(str(assets / "data/vtest.avi"))
+    frames = []
+    for i in range(n):
+        ok, image = cap.read()
+        assert ok, "vtest.avi ended early"
+        frames.append(Frame(source="cam-1", t_event_ns=1_700_000_000_000_000_000 + i * 100_000_000, frame_id=i,
+                            image=image))
+    cap.release()
+    return frames
+
+
+def test_round_trip_within_deadline_at_10hz(assets: Path, local_detector: Detector, server) -> None:  # noqa: ANN001
+    cfg = TieredConfig(endpoint=server.endpoint, deadline_ms=250.0, offload=OffloadPolicyConfig(every_frame=True))
+    stage = TieredDetectorStage(DetectorStage(local_detector), cfg)
+    assert stage.client.wait_connected(5.0)
+    frames = _video_frames(assets, 30)
+    t0 = time.perf_counter()
+    results = []
+    for i, frame in enumerate(frames):
+        results.append(stage.process(frame))
+        time.sleep(max(0.0, t0 + (i + 1) * PERIOD_S - time.perf_counter()))
+    stage.close()
+    st = stage.stats()["tiered"]
+    print("offload round trip:", st["round_trip"], "deadline", cfg.deadline_ms, "ms; server", server.stats())
+    assert st["remote"] == 30 and st.get("fallback", 0) == 0, st
+    assert st["client"]["answered"] == 30 and st["client"]["timeout"] == 0
+    assert st["round_trip"]["p99_ms"] <= cfg.deadline_ms
+    # the answers are the edge model's: COCO names (the SSD's label map has 'Person', NanoDet's 'person')
+    people = [d for [d] in results for label in d.labels if label == "person"]
+    assert people, "NanoDet found nobody on the vtest footpath"
+    for [dets] in results:
+        assert dets.image_size == frames[0].size and dets.source == "cam-1"
+        assert (dets.xyxy[:, 2] <= 768).all() and (dets.xyxy[:, 3] <= 576).all()
+
+
+def test_frames_leave_the_box_blurred(assets: Path, local_detector: Detector, server) -> None:  # noqa: ANN001
+    image = cv2.imread(str(assets / "data/bus.jpg"))
+    frame = Frame(source="cam-1", t_event_ns=1, frame_id=7, image=image)
+    local = local_detector.detect([frame])[0]
+    assert "Person" in local.labels
+    cfg = TieredConfig(endpoint=server.endpoint, deadline_ms=1000.0, max_side=640,
+                       offload=OffloadPolicyConfig(every_frame=True))
+    privacy = PrivacyConfig()
+    stage = TieredDetectorStage(DetectorStage(local_detector), cfg, privacy)
+    assert stage.client.wait_connected(5.0)
+    before = len(server.detector.images)
+    [remote] = stage.process(frame)
+    stage.close()
+    received = server.detector.images[before]
+    expected = decode_jpeg(encode_jpeg(Redactor(privacy).redact_image(image, local), 85, 640)[0])
+    unblurred = decode_jpeg(encode_jpeg(image, 85, 640)[0])
+    assert received.shape == (640, 480, 3)
+    assert np.array_equal(received, expected)
+    assert not np.array_equal(received, unblurred)
+    # boxes come back in the frame's own pixels (the server saw it at 480x640)
+    assert remote.image_size == (810, 1080) and remote.xyxy[:, 3].max() > 640
+    assert remote.labels.count("person") >= 3
+
+
+def test_server_that_never_answers_falls_back_without_blocking(assets: Path, local_detector: Detector) -> None:
+    ctx = zmq.Context.instance()
+    mute = ctx.socket(zmq.ROUTER)  # a real server socket that accepts requests and never replies
+    mute.setsockopt(zmq.LINGER, 0)
+    mute.bind("tcp://127.0.0.1:*")
+    endpoint = mute.getsockopt_string(zmq.LAST_ENDPOINT)
+    cfg = TieredConfig(endpoint=endpoint, deadline_ms=60.0, offload=OffloadPolicyConfig(every_frame=True),
+                       backoff=BackoffConfig(after_failures=4, seconds=60.0))
+    stage = TieredDetectorStage(DetectorStage(local_detector), cfg)
+    assert stage.client.wait_connected(5.0)
+    frames = _video_frames(assets, 12)
+    local = local_detector.detect(frames)
+    worst = 0.0
+    try:
+        for frame, expected in zip(frames, local):
+            t = time.perf_counter()
+            [out] = stage.process(frame)
+            worst = max(worst, time.perf_counter() - t)
+            assert out.class_names == local_detector.class_names  # the local result
+            assert np.array_equal(out.xyxy, expected.xyxy)
+    finally:
+        stage.close()
+        mute.close(0)
+    st = stage.stats()["tiered"]
+    assert st["fallback"] == 12 and st.get("remote", 0) == 0
+    assert st["client"]["timeout"] == 4 and st["backoff"] == 8  # after 4 misses it stops paying the deadline
+    assert worst < 1.0, f"a frame took {worst:.2f} s: the pipeline was blocked"
+
+
+def test_no_server_at_all_fails_at_once(local_detector: Detector, assets: Path) -> None:
+    ctx = zmq.Context.instance()
+    probe = ctx.socket(zmq.ROUTER)
+    probe.bind("tcp://127.0.0.1:*")
+    endpoint = probe.getsockopt_string(zmq.LAST_ENDPOINT)
+    probe.close(0)  # a port nobody listens on
+    cfg = TieredConfig(endpoint=endpoint, deadline_ms=5000.0, offload=OffloadPolicyConfig(every_frame=True))
+    stage = TieredDetectorStage(DetectorStage(local_detector), cfg)
+    t = time.perf_counter()
+    [out] = stage.process(_video_frames(assets, 1)[0])
+    took = time.perf_counter() - t
+    stage.close()
+    assert stage.stats()["tiered"]["client"]["send_failed"] == 1
+    assert took < 2.0 and out.class_names == local_detector.class_names
+
+
+def test_bad_request_is_answered_error_and_server_goes_on(server) -> None:  # noqa: ANN001
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.RCVTIMEO, 5000)
+    sock.connect(server.endpoint)
+    try:
+        sock.send_multipart(pack({"id": 41}, b"not a jpeg"))
+        doc, _ = unpack(sock.recv_multipart())
+        assert doc["id"] == 41 and doc["status"] == "error" and "JPEG" in doc["error"]
+        jpeg, _ = encode_jpeg(np.full((120, 160, 3), 90, np.uint8), 80)
+        sock.send_multipart(pack({"id": 42, "source": "cam-9"}, jpeg))
+        doc, _ = unpack(sock.recv_multipart())
+        assert doc["id"] == 42 and doc["status"] == "ok"
+    finally:
+        sock.close(0)
+
+
+def _dets(xyxy: list[list[float]], conf: list[float], cls: list[int]) -> Detections:
+    return Detections(source="c", t_event_ns=1, frame_id=0, xyxy=np.asarray(xyxy, np.float32).reshape(-1, 4),
+                      confidence=np.asarray(conf, np.float32), class_id=np.asarray(cls, np.int32),
+                      class_names=("Person", "Car", "Vehicle"), image_size=(640, 480))
+
+
+def test_offload_policy_reasons() -> None:
+    policy = OffloadPolicy(OffloadPolicyConfig(low_confidence=0.5, overlapping_objects=3, overlap_iou=0.3,
+                                               classes=["Vehicle"]))
+    assert policy.reason(_dets([], [], [])) is None
+    assert policy.reason(_dets([[0, 0, 50, 100]], [0.9], [0])) is None
+    assert policy.reason(_dets([[0, 0, 50, 100]], [0.4], [0])) == "low_confidence"
+    assert policy.reason(_dets([[0, 0, 80, 60]], [0.9], [2])) == "class:Vehicle"
+    crowd = [[0, 0, 50, 100], [10, 0, 60, 100], [20, 0, 70, 100], [300, 0, 350, 100]]
+    assert policy.reason(_dets(crowd, [0.9] * 4, [0] * 4)) == "crowded"
+    apart = [[0, 0, 50, 100], [100, 0, 150, 100], [200, 0, 250, 100]]
+    assert policy.reason(_dets(apart, [0.9] * 3, [0] * 3)) is None

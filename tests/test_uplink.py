@@ -1,0 +1,383 @@
+"""Network-aware publishing (rsu/publish/uplink.py) over a real, throttled loopback link.
+
+The link: publisher (XPUB, tcp://127.0.0.1) -> a throttling TCP proxy in this process (small receive
+buffer, forwards N bytes/s) -> a SUB socket that reads as fast as it can. The same mixed stream is sent
+once through the plain ZmqPublisher (baseline) and once through the UplinkPublisher.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zmq
+
+from rsu.config.publish import ZmqConfig
+from rsu.config.uplink import UplinkConfig
+from rsu.publish.batch import BATCH_SCHEMA, unpack
+from rsu.publish.linkprobe import LinkSample, LinkState, tcp_backlog
+from rsu.publish.schemas import validate
+from rsu.publish.uplink import LOW, NORMAL, SAFETY, UplinkPublisher, priority_of
+from rsu.publish.zmq_publisher import ZmqPublisher
+
+SITE = "pole-7"
+
+
+class ThrottleProxy:
+    """Forwards one TCP connection, publisher -> subscriber at ``rate`` bytes/s (the other way unthrottled)."""
+
+    def __init__(self, upstream_port: int, rate: int, rcvbuf: int = 8192) -> None:
+        self.upstream_port, self.rate, self.rcvbuf = upstream_port, rate, rcvbuf
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.forwarded = 0
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._socks: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        self.listener.settimeout(10)
+        try:
+            down, _ = self.listener.accept()
+        except OSError:
+            return
+        up = socket.socket()
+        up.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)  # before connect: a small window
+        up.connect(("127.0.0.1", self.upstream_port))
+        self._socks += [down, up]
+        for target, args in ((self._pump, (down, up)), (self._throttled, (up, down))):
+            t = threading.Thread(target=target, args=args, daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(4096):
+                dst.sendall(data)
+        except OSError:
+            pass
+
+    def _throttled(self, src: socket.socket, dst: socket.socket) -> None:
+        chunk = max(256, self.rate // 50)
+        t0 = time.monotonic()
+        try:
+            while not self._stop.is_set() and (data := src.recv(chunk)):
+                dst.sendall(data)
+                self.forwarded += len(data)
+                ahead = self.forwarded / self.rate - (time.monotonic() - t0)
+                if ahead > 0:
+                    time.sleep(ahead)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self._stop.set()
+        for s in [self.listener, *self._socks]:
+            s.close()
+
+
+class Collector:
+    """A SUB socket reading everything (unpacking batches) on its own thread."""
+
+    def __init__(self, endpoint: str, *, rcvhwm: int = 1000, paused: bool = False) -> None:
+        self.ctx = zmq.Context()
+        self.sock = self.ctx.socket(zmq.SUB)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.setsockopt(zmq.RCVHWM, rcvhwm)
+        self.sock.setsockopt(zmq.RCVBUF, 65536)
+        self.paused = threading.Event()
+        if paused:
+            self.paused.set()
+        self.sock.subscribe(b"rsu/")
+        self.sock.connect(endpoint)
+        self.messages: list[dict[str, Any]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if self.paused.is_set():
+                time.sleep(0.01)
+            elif self.sock.poll(50):
+                frames = self.sock.recv_multipart()
+                message = {"topic": frames[0].decode(), "payload": json.loads(frames[1]), "recv_ns": time.time_ns()}
+                self.messages.extend(unpack(message))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+        self.ctx.term()
+
+
+def _stream(pub: Any, seconds: float) -> Counter[str]:
+    """A roadside box's mix at real-time pace; returns messages offered per product."""
+    offered: Counter[str] = Counter()
+    box = {"box": [10.0, 20.0, 110.0, 220.0], "confidence": 0.9, "class_id": 2, "class_name": "car",
+           "track_id": None}
+    detections = {"frame_id": 0, "image_size": [1920, 1080], "detections": [box] * 12}  # ~1.2 kB, low
+    objects = {"objects": []}
+    t_end, tick = time.monotonic() + seconds, 0
+    while time.monotonic() < t_end:
+        for cam in ("cam-1", "cam-2"):  # 2 x 50 Hz detections: the heavy, low-priority load
+            pub.publish("detections", {**detections, "frame_id": tick}, source=cam, schema="rsu.detections/1")
+            offered["detections"] += 1
+        if tick % 5 == 0:  # 20 Hz objects, 20 Hz env
+            pub.publish("objects", objects, source="fusion", schema="rsu.objects/1")
+            pub.publish("env", {"device": "pm-1", "values": {"pm10": 41.0 + tick}, "units": {"pm10": "ug/m3"}},
+                        source="air-1", schema="rsu.env/1")
+            offered["objects"] += 1
+            offered["env"] += 1
+        if tick % 10 == 0:  # 10 Hz CPMs, alarms and actuations: the safety products
+            pub.publish_binary("v2x/cpm", {"encoding": "cpm-uper", "objects": 3}, bytes(180), source="cpm-1")
+            pub.publish("fault", {"device": "tuyere-3", "kind": "furnace_fault", "active": tick % 20 == 0,
+                                  "severity": "critical", "score": 0.97, "message": f"tick {tick}"},
+                        source="furnace", schema="rsu.fault.alarm/1")
+            pub.publish("actuation", {"command_id": f"c{tick}", "actuator": "sprinkler-1", "action": "on",
+                                      "reason": "pm10 high"}, source="dust", schema="rsu.actuation.command/1")
+            offered["v2x/cpm"] += 1
+            offered["fault"] += 1
+            offered["actuation"] += 1
+        tick += 1
+        time.sleep(0.01)
+    return offered
+
+
+def _product(topic: str) -> str:
+    parts = topic.split("/")
+    return "/".join(parts[2:4]) if parts[2] == "v2x" else parts[2]
+
+
+def _run(tmp_path: Path, shaped: bool, rate: int, seconds: float) -> dict[str, Any]:
+    zcfg = ZmqConfig(endpoint="tcp://127.0.0.1:*", send_hwm=200, linger_ms=0)
+    ucfg = UplinkConfig(interval_s=0.1, slow_backlog_bytes=8192, congested_backlog_bytes=32768, recover_s=1.0,
+                        close_flush_s=0.0)
+    zpub = ZmqPublisher(SITE, zcfg)
+    pub: Any = UplinkPublisher(zpub, ucfg) if shaped else zpub
+    port = int(zpub.endpoint.rsplit(":", 1)[1])
+    proxy = ThrottleProxy(port, rate)
+    sub = Collector(f"tcp://127.0.0.1:{proxy.port}")
+    try:
+        assert zpub.wait_for_subscribers(1, timeout=10, topic=f"rsu/{SITE}/fault")
+        offered = _stream(pub, seconds)
+        safety = offered["v2x/cpm"] + offered["fault"] + offered["actuation"]
+        deadline = time.monotonic() + (15 if shaped else 1)
+        while time.monotonic() < deadline:  # until every safety message is through (baseline: 1 s grace)
+            got = sum(1 for m in sub.messages if _product(m["topic"]) in ("v2x/cpm", "fault", "actuation"))
+            if got >= safety:
+                break
+            time.sleep(0.1)
+        stats = pub.stats()
+    finally:
+        sub.close()
+        proxy.close()
+        pub.close(0)
+    messages = list(sub.messages)
+    lat = sorted((m["recv_ns"] - m["payload"]["t_event"]) / 1e6 for m in messages if _safety(m["topic"]))
+    return {"offered": offered, "stats": stats, "messages": messages, "forwarded": proxy.forwarded,
+            "safety_offered": safety, "safety_received": len(lat),
+            "safety_on_time_pct": round(100 * sum(1 for v in lat if v <= 1000) / safety, 1),
+            "safety_latency_ms": {"p50": round(lat[len(lat) // 2]) if lat else None,
+                                  "max": round(lat[-1]) if lat else None}}
+
+
+def _safety(topic: str) -> bool:
+    return _product(topic) in ("v2x/cpm", "fault", "actuation")
+
+
+def _by_topic(messages: list[dict[str, Any]]) -> dict[str, list[int]]:
+    seqs: dict[str, list[int]] = defaultdict(list)
+    for m in messages:
+        seqs[m["topic"]].append(m["payload"]["seq"])
+    return seqs
+
+
+def test_safety_products_survive_a_throttled_link_and_low_priority_is_thinned(tmp_path: Path) -> None:
+    rate, seconds = 48_000, 3.0  # the stream offers about 150 kB/s
+    base = _run(tmp_path, shaped=False, rate=rate, seconds=seconds)
+    shaped = _run(tmp_path, shaped=True, rate=rate, seconds=seconds)
+
+    def safety_topics(stats: dict[str, Any]) -> dict[str, dict[str, int]]:
+        return {t: v for t, v in stats["topics"].items() if _safety(t)}
+
+    # shaped: every safety message arrived, in order, seq contiguous from 0
+    up = shaped["stats"]["uplink"]
+    seqs = _by_topic(shaped["messages"])
+    received = Counter(_product(m["topic"]) for m in shaped["messages"])
+    for product in ("v2x/cpm", "fault", "actuation"):
+        topics = [t for t in seqs if _product(t) == product]
+        assert len(topics) == 1, (product, topics)
+        assert seqs[topics[0]] == list(range(shaped["offered"][product])), product
+    faults = [m["payload"]["message"] for m in shaped["messages"] if _product(m["topic"]) == "fault"]
+    assert faults == [f"tick {10 * i}" for i in range(shaped["offered"]["fault"])]  # order of the data too
+    assert shaped["stats"]["dropped"] == 0 or all(v["dropped"] == 0 for v in safety_topics(shaped["stats"]).values())
+    assert up.get("safety_lost_on_close", 0) == 0 and up.get("safety_refused", 0) == 0
+
+    # low priority thinned first and most; every message that arrived has contiguous seq on its topic
+    det_offered, det_sent = shaped["offered"]["detections"], shaped["stats"]["uplink"]["sent"].get(LOW, 0)
+    assert up["thinned"].get("detections", 0) > 0 and det_sent < det_offered * 0.7
+    assert up["thinned"].get("detections", 0) > up["thinned"].get("objects", 0) / 2
+    assert up["changes"] >= 1 and up.get("to_slow", 0) + up.get("to_congested", 0) >= 1
+    for topic, s in seqs.items():
+        if _product(topic) == "detections" and shaped["stats"]["topics"][topic]["dropped"] == 0:
+            assert s == list(range(len(s))), topic  # thinning uses no seq
+    health = [m["payload"] for m in shaped["messages"] if m["topic"] == f"rsu/{SITE}/health/uplink"]
+    assert health and health[0]["status"] == "degraded" and not validate(health[0])
+
+    base_received = Counter(_product(m["topic"]) for m in base["messages"])
+    figures = {
+        "link_bytes_per_s": rate,
+        "baseline": {k: base[k] for k in ("safety_offered", "safety_received", "safety_on_time_pct",
+                                          "safety_latency_ms")}
+                    | {"dropped": base["stats"]["dropped"], "detections_received": base_received["detections"]},
+        "uplink": {k: shaped[k] for k in ("safety_offered", "safety_received", "safety_on_time_pct",
+                                          "safety_latency_ms")}
+                  | {"safety_held": up.get("held", 0),
+                   "detections_offered": det_offered, "detections_received": received["detections"],
+                   "detections_thinned_pct": round(100 * up["thinned"].get("detections", 0) / det_offered, 1),
+                   "objects_offered": shaped["offered"]["objects"], "objects_received": received["objects"],
+                   "env_offered": shaped["offered"]["env"], "env_received": received["env"],
+                   "thinned": up["thinned"], "changes": [(c["from"], c["to"]) for c in up["recent_changes"]]},
+    }
+    print("\nuplink figures:", json.dumps(figures))
+    assert shaped["safety_received"] == shaped["safety_offered"]
+    # the baseline queues everything behind the detections: its safety messages arrive late or not in time
+    assert base["safety_on_time_pct"] < 100 and base["safety_latency_ms"]["max"] > 1000
+    assert shaped["safety_latency_ms"]["p50"] < base["safety_latency_ms"]["p50"] / 2
+
+
+def _stall(pub: Any, zpub: ZmqPublisher) -> tuple[Collector, int]:
+    """A subscriber that stops reading while big snapshots and fault alarms are published; then it reads."""
+    sub = Collector(zpub.endpoint, rcvhwm=2, paused=True)
+    assert zpub.wait_for_subscribers(1, timeout=10)
+    blob = "x" * 400_000
+    n_alarms = 60
+    for i in range(n_alarms):
+        pub.publish("cam-snapshot", {"jpeg_base64": blob}, source="cam-1")
+        pub.publish("fault", {"device": "d", "kind": "furnace_fault", "active": True, "severity": "critical",
+                              "score": 0.9, "message": f"alarm {i}"}, source="furnace", schema="rsu.fault.alarm/1")
+        time.sleep(0.002)
+    sub.paused.clear()
+    return sub, n_alarms
+
+
+def test_safety_messages_a_full_queue_refuses_are_held_and_sent_in_order() -> None:
+    zcfg = ZmqConfig(endpoint="tcp://127.0.0.1:*", send_hwm=2, linger_ms=0)
+    topic = f"rsu/{SITE}/fault/furnace"
+    results = {}
+    for shaped in (False, True):
+        zpub = ZmqPublisher(SITE, zcfg)
+        pub: Any = UplinkPublisher(zpub, UplinkConfig(interval_s=0.05, announce=False)) if shaped else zpub
+        sub, n = _stall(pub, zpub)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            got = [m for m in sub.messages if m["topic"] == topic]
+            if len(got) == n or (not shaped and time.monotonic() > deadline - 9):
+                break
+            time.sleep(0.02)
+        stats = pub.stats()
+        sub.close()
+        pub.close(0)
+        got = [m["payload"] for m in sub.messages if m["topic"] == topic]
+        results[shaped] = {"fault_offered": n, "fault_received": len(got),
+                           "fault_dropped": stats["topics"][topic]["dropped"],
+                           "held": stats.get("uplink", {}).get("held", 0),
+                           "snapshots_thinned": stats.get("uplink", {}).get("thinned", {}).get("cam-snapshot", 0)}
+        if shaped:
+            assert [p["seq"] for p in got] == list(range(n))
+            assert [p["message"] for p in got] == [f"alarm {i}" for i in range(n)]
+    print("\nstalled subscriber (baseline, uplink):", json.dumps(results[False]), json.dumps(results[True]))
+    assert results[False]["fault_dropped"] > 0  # the plain publisher drops alarms when the queue is full
+    assert results[True]["fault_dropped"] == 0 and results[True]["held"] > 0
+
+
+def test_batching_is_opt_in_and_tap_unpacks_it() -> None:
+    zcfg = ZmqConfig(endpoint="tcp://127.0.0.1:*", linger_ms=0)
+    ucfg = UplinkConfig(batch={"enabled": True, "products": ["env"], "max_items": 4, "max_delay_ms": 50},
+                        announce=False)
+    with UplinkPublisher(ZmqPublisher(SITE, zcfg), ucfg, monitor=False) as pub:
+        sub = Collector(pub.endpoint)
+        try:
+            assert pub.wait_for_subscribers(1, timeout=10)
+            pub.observe(LinkSample(backlog_bytes=ucfg.slow_backlog_bytes))  # the link turns slow
+            for i in range(10):
+                pub.publish("env", {"device": "pm-1", "values": {"pm10": float(i)}, "units": {}}, source="air-1",
+                            t_event_ns=1_000 + i, schema="rsu.env/1")
+            pub.publish("fault", {"device": "d", "kind": "k", "active": True, "severity": "critical",
+                                  "score": None, "message": "never batched"}, source="f", schema="rsu.fault.alarm/1")
+            time.sleep(0.1)
+            pub.batcher.flush_due()  # what the monitor thread does every few ms
+            deadline = time.monotonic() + 5
+            while len(sub.messages) < 11 and time.monotonic() < deadline:
+                time.sleep(0.02)
+        finally:
+            sub.close()
+        stats = pub.stats()["uplink"]
+    env = [m for m in sub.messages if m["topic"] == f"rsu/{SITE}/env/air-1"]
+    assert [m["payload"]["values"]["pm10"] for m in env] == [float(i) for i in range(10)]
+    assert [m["batch"]["seq"] for m in env] == [0] * 4 + [1] * 4 + [2] * 2  # contiguous seq, one per batch
+    assert all(not validate(m["payload"]) for m in env)  # each unpacked item is a valid rsu.env/1 payload
+    fault = [m for m in sub.messages if "fault" in m["topic"]]
+    assert len(fault) == 1 and "batch" not in fault[0]
+    assert stats["batches"] == 3 and stats["batched_items"] == 10
+
+
+def test_batch_message_validates_against_its_schema() -> None:
+    payload = {"schema": BATCH_SCHEMA, "site": SITE, "source": "air-1", "seq": 0, "t_event": 1, "t_publish": 2,
+               "items": [{"schema": "rsu.env/1", "t_event": 1, "device": "x", "values": {}, "units": {}}]}
+    assert validate(payload) == []
+    assert validate({**payload, "items": [{"device": "x"}]})  # an item without schema / t_event
+
+
+def test_link_state_goes_up_at_once_and_down_after_recover_s() -> None:
+    now = [0.0]
+    changes: list[tuple[str, str]] = []
+    cfg = UplinkConfig(slow_backlog_bytes=1000, congested_backlog_bytes=5000, recover_s=2.0)
+    state = LinkState(cfg, on_change=lambda a, b, _r: changes.append((a, b)), clock=lambda: now[0])
+    for t, backlog, pressure, want in [(0, 0, 0, 0), (1, 1500, 0, 1), (2, 9000, 0, 2), (3, 0, 0, 2),
+                                       (4, 1200, 0, 2), (5.1, 0, 0, 1), (6, 0, 3, 2), (7, 0, 0, 2),
+                                       (9.5, 0, 0, 0)]:
+        now[0] = t
+        assert state.update(LinkSample(backlog_bytes=backlog, pressure=pressure)) == want, t
+    assert changes == [("good", "slow"), ("slow", "congested"), ("congested", "slow"), ("slow", "congested"),
+                       ("congested", "good")]
+
+
+def test_priorities_and_config_refuses_lowering_safety() -> None:
+    assert [priority_of(p) for p in ("v2x/cpm", "fault", "actuation", "health", "v2x/denm")] == [SAFETY] * 5
+    assert [priority_of(p) for p in ("objects", "radar", "env", "weather")] == [NORMAL] * 4
+    assert [priority_of(p) for p in ("detections", "cam-snapshot")] == [LOW] * 2
+    assert priority_of("weather", {"weather": "low"}) == LOW
+    with pytest.raises(ValueError, match="safety products cannot be lowered: fault"):
+        UplinkConfig(priorities={"fault": "low"})
+    with pytest.raises(ValueError, match="never batched"):
+        UplinkConfig(batch={"products": ["actuation"]})
+
+
+def test_tcp_backlog_reads_the_kernel_send_queue(tmp_path: Path) -> None:
+    (tmp_path / "net").mkdir()
+    head = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+    (tmp_path / "net" / "tcp").write_text(
+        head + "   0: 0100007F:15B4 0100007F:C350 01 00004000:00000000 00:00000000 00000000 0 0 1 1\n"
+               "   1: 0100007F:15B4 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 2 1\n"
+               "   2: 0100007F:C351 0100007F:15B4 01 00009000:00000000 00:00000000 00000000 0 0 3 1\n"
+               "   garbage\n")
+    assert tcp_backlog(0x15B4, tmp_path) == [0x4000]  # established, local port 5556; not the listener or peer
+    assert tcp_backlog(0x15B4, tmp_path / "missing") is None
+    if Path("/proc/net/tcp").exists():  # and the real kernel table has our own connection
+        srv = socket.create_server(("127.0.0.1", 0))
+        cli = socket.create_connection(srv.getsockname())
+        conn, _ = srv.accept()
+        try:
+            assert tcp_backlog(srv.getsockname()[1]) == [0]
+        finally:
+            for s in (cli, conn, srv):
+                s.close()
