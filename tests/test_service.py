@@ -59,8 +59,9 @@ def _run(args: list[str], cwd: Path, timeout: float = 60) -> subprocess.Complete
 
 def test_sigterm_drains_checkpoints_and_exits_0(tmp_path: Path, recording: Path) -> None:
     cfg = _replay_config(tmp_path, recording, web={"enabled": True, "port": 0})
+    stdout = (tmp_path / "stdout.json").open("w")
     proc = subprocess.Popen([*RSU, "run", str(cfg), "--summary", str(tmp_path / "summary.json")], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=stdout, stderr=subprocess.PIPE, text=True)
     err_lines: list[str] = []
     reader = threading.Thread(target=lambda: err_lines.extend(iter(proc.stderr.readline, "")), daemon=True)
     reader.start()
@@ -71,11 +72,13 @@ def test_sigterm_drains_checkpoints_and_exits_0(tmp_path: Path, recording: Path)
         wait_for(lambda: get_json(url + "api/state")[1]["metrics"]["tracks_started"] > 0, 15, "tracks")
         assert get_json(url + "healthz")[0] == 200
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
+        stdout.close()
     reader.join(5)
+    out = (tmp_path / "stdout.json").read_text()
     stderr = "".join(err_lines)
     assert proc.returncode == 0, stderr
     assert "SIGTERM received, draining and stopping" in stderr and "Traceback" not in stderr
@@ -153,6 +156,7 @@ def test_json_logs_from_a_run(tmp_path: Path, recording: Path) -> None:
     for rec in records:
         assert {"ts", "level", "logger", "message", "source", "plugin", "thread"} <= set(rec)
     assert any(r["level"] == "INFO" for r in records)
+    assert any(r["plugin"] == "traffic_broadcast" for r in records)  # the plugin's own logger
 
 
 def _record(logger: str, thread: str, **extra: Any) -> dict[str, Any]:
@@ -177,3 +181,17 @@ def test_json_formatter_fills_source_and_plugin() -> None:
         rec = logging.LogRecord("rsu", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
     d = json.loads(JsonFormatter().format(rec))
     assert d["exc_type"] == "ValueError" and "boom" in d["exc"]
+
+
+def test_systemd_unit_stops_with_sigterm_and_restarts_on_failure(repo_root: Path) -> None:
+    import configparser
+
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str  # type: ignore[assignment,method-assign]
+    unit.read(repo_root / "deploy" / "rsu.service")
+    svc = unit["Service"]
+    assert svc["KillSignal"] == "SIGTERM" and svc["Restart"] == "on-failure" and svc["Type"] in ("simple", "notify")
+    assert svc["User"] == "rsu" and svc["WorkingDirectory"] == "/var/lib/rsu"
+    assert int(svc["TimeoutStopSec"]) > 5 + 1  # plugins.stop_timeout_s + linger + the last checkpoint
+    assert svc["RestartPreventExitStatus"] == "2"  # exit 2 = invalid config, as `rsu run` exits
+    assert " run " in svc["ExecStart"] and unit["Install"]["WantedBy"] == "multi-user.target"

@@ -69,7 +69,7 @@ def _video_frames(assets: Path, n: int) -> list[Frame]:
 
 
 def test_round_trip_within_deadline_at_10hz(assets: Path, local_detector: Detector, server) -> None:  # noqa: ANN001
-    cfg = TieredConfig(endpoint=server.endpoint, deadline_ms=250.0, offload=OffloadPolicyConfig(every_frame=True))
+    cfg = TieredConfig(endpoint=server.endpoint, deadline_ms=300.0, offload=OffloadPolicyConfig(every_frame=True))
     stage = TieredDetectorStage(DetectorStage(local_detector), cfg)
     assert stage.client.wait_connected(5.0)
     frames = _video_frames(assets, 30)

@@ -381,3 +381,21 @@ def test_tcp_backlog_reads_the_kernel_send_queue(tmp_path: Path) -> None:
         finally:
             for s in (cli, conn, srv):
                 s.close()
+
+
+def test_rsu_tap_prints_one_line_per_batched_item() -> None:
+    from rsu.publish.tap import tap
+
+    ucfg = UplinkConfig(batch={"enabled": True, "max_items": 3}, announce=False)
+    with UplinkPublisher(ZmqPublisher(SITE, ZmqConfig(endpoint="tcp://127.0.0.1:*")), ucfg, monitor=False) as pub:
+        lines: list[dict[str, Any]] = []
+        t = threading.Thread(target=tap, args=(pub.endpoint,),
+                             kwargs={"emit": lines.append, "topic": f"rsu/{SITE}/env", "count": 3, "timeout": 10})
+        t.start()
+        assert pub.wait_for_subscribers(1, timeout=10)
+        pub.observe(LinkSample(backlog_bytes=ucfg.congested_backlog_bytes))  # congested: normal kept 1 in 2
+        for i in range(6):
+            pub.publish("env", {"device": "pm-1", "values": {"pm10": float(i)}, "units": {}}, source="air-1")
+        t.join(10)
+    assert [(m["payload"]["values"]["pm10"], m["batch"]["index"]) for m in lines] == [(0.0, 0), (2.0, 1), (4.0, 2)]
+    assert pub.stats()["uplink"]["thinned"] == {"env": 3}

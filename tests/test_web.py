@@ -151,6 +151,9 @@ def test_metrics_exposes_the_named_families(box: Any) -> None:
     buckets = [s for s in fams["rsu_inference_latency_seconds"].samples if s.name.endswith("_bucket")]
     counts = [s.value for s in buckets]
     assert counts == sorted(counts) and counts[-1] == n and buckets[-1].labels["le"] == "+Inf"
+    documented = (Path(__file__).resolve().parents[1] / "docs" / "operations.md").read_text()
+    missing = [name for name in fams if name.startswith("rsu_") and f"`{name}`" not in documented]
+    assert not missing, f"metrics not documented in docs/operations.md: {missing}"
     # a registry of its own: nothing of the box leaks into the process-global default registry
     assert box.services.registry is not prometheus_client.REGISTRY
     assert b"rsu_frames" not in prometheus_client.generate_latest(prometheus_client.REGISTRY)

@@ -195,6 +195,10 @@ def _build_stages(cfg: RsuConfig, *, emit: Callable[[Product], None], base_dir: 
     from rsu.pipeline.assemble import operator_stage, operators_from_config
 
     fault = fault_prediction(cfg, pm, problems)
+    if cfg.federated is not None:  # hot-swap new global fault-model versions (rsu/federated/wiring.py)
+        from rsu.federated.wiring import attach_hot_swap
+
+        attach_hot_swap(cfg, fault, closers)
     if fault.stage is not None:  # modes inline / worker: a host stage, not checkpointed
         if fault.mode == "worker":
             fault.stage.start(emit)

@@ -28,9 +28,10 @@ def _register() -> None:
     from rsu.cli import calibrate, simulate
     from rsu.cli import power as power_cmd
     from rsu.cli import eval as eval_cmd
+    from rsu.cli import federate, serve_inference
 
     for module in (bench, check, run, plugins_cmd, plugin_new, tap, keys, model, detect, assets,
-                   simulate, eval_cmd, calibrate, power_cmd):
+                   simulate, eval_cmd, calibrate, power_cmd, serve_inference, federate):
         main.add_command(module.command)
 
 

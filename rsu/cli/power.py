@@ -60,5 +60,6 @@ def status(as_json: bool, sysfs: Path, nvpmodel_binary: str) -> None:
                    f"(hardware {_mhz(p['hw_min_khz'])}-{_mhz(p['hw_max_khz'])} MHz), "
                    f"{'writable' if p['writable'] else 'read-only'}")
     nv = info["nvpmodel"]
-    click.echo(f"nvpmodel: {'mode ' + str(nv.get('mode')) + ' ' + str(nv.get('name') or '') if nv['present'] else 'not present'}")
+    mode = f"mode {nv.get('mode')} {nv.get('name') or ''}".rstrip() if nv["present"] else "not present"
+    click.echo(f"nvpmodel: {mode}")
     click.echo(f"can write: {'yes' if info['can_write'] else 'no'}")

@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from rsu.config.base import StrictModel
 from rsu.config.fault import FaultPredictionConfig
+from rsu.config.federated import FederatedConfig
 from rsu.config.fusion import FusionConfig, check_fusion_sources
 from rsu.config.metrics import MetricsConfig
 from rsu.config.models import ModelsConfig, PrivacyConfig
@@ -39,6 +40,7 @@ class RsuConfig(StrictModel):
     metrics: MetricsConfig = MetricsConfig()
     fault_prediction: FaultPredictionConfig | None = None
     tiered: TieredConfig | None = None  # offload hard camera frames to an edge server (rsu/tiered)
+    federated: FederatedConfig | None = None  # federated averaging of the fault model (rsu/federated)
 
     @model_validator(mode="after")
     def _unique_source_ids(self) -> RsuConfig:

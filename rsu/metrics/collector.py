@@ -68,7 +68,8 @@ class BoxCollector(Collector):
 
     def _collect(self) -> Iterator[Metric]:
         box = self.box
-        info = GaugeMetricFamily("rsu_info", "The box: site, rsu version, runner.", labels=["site", "version", "runner"])
+        info = GaugeMetricFamily("rsu_info", "The box: site, rsu version, runner.",
+                                 labels=["site", "version", "runner"])
         info.add_metric([self.site, __version__, self.runner], 1.0)
         yield info
         yield GaugeMetricFamily("rsu_uptime_seconds", "Seconds since the box was built.",
@@ -113,7 +114,8 @@ class BoxCollector(Collector):
         yield _counter("rsu_stage_events", "Stage inputs, outputs and errors.", ["stage", "event"],
                        {(st, ev): n for st, evs in s["stages"].items() if st != "ingest" for ev, n in evs.items()})
         yield _counter("rsu_drops", "Products dropped, by where (queues, superseded frames, publisher, plugins).",
-                       ["where"], {**s["drops"], **{f"plugin.{n}": p.get("drops", 0) for n, p in self._plugins().items()}})
+                       ["where"], {**s["drops"],
+                                   **{f"plugin.{n}": p.get("drops", 0) for n, p in self._plugins().items()}})
         yield _counter("rsu_late_events", "Events later than the watermark allowed.", ["where"], s["late_events"])
         fam = GaugeMetricFamily("rsu_event_to_publish_latency_seconds",
                                 "Event time to publish time, p50 / p99 over a reservoir of the run.",

@@ -45,7 +45,7 @@ class LatencyHistogram:
         buckets, _, count = self.snapshot()
         if count == 0:
             return None
-        for (bound, n), upper in zip(buckets, [*self.bounds_s, float("inf")]):
+        for (_, n), upper in zip(buckets, [*self.bounds_s, float("inf")]):
             if n >= q * count:
                 return upper * 1e3
         return None

@@ -57,6 +57,7 @@ class FrameRenderer:
         self.quality = jpeg_quality
         self.max_width = max_width
         self._cache: dict[str, RenderedFrame] = {}
+        self._backgrounds: dict[tuple[str, float], np.ndarray] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self.counts = {"encoded": 0, "cached": 0, "encode_ms_total": 0.0}
@@ -104,7 +105,10 @@ class FrameRenderer:
             size = model.image_size if model is not None else (dets.image_size if dets else (640, 360))
             scale = min(1.0, self.max_width / size[0])
             if model is not None:
-                image = annotate.schematic_canvas(model, scale)
+                key = (camera, scale)
+                if key not in self._backgrounds:  # the ground grid never changes: draw it once
+                    self._backgrounds[key] = annotate.schematic_canvas(model, scale)
+                image = self._backgrounds[key].copy()
             else:
                 image = np.full((int(size[1] * scale), int(size[0] * scale), 3), (38, 34, 30), np.uint8)
             boxes, kind = [], "schematic"

@@ -93,6 +93,7 @@ def attach(built: Any) -> Observability:
         obs.server = WebServer(app, web.host, web.port)
     except OSError as exc:
         raise WebStartError(f"web: cannot listen on {web.host}:{web.port}: {exc.strerror or exc}") from None
-    built.notes.append(f"dashboard on {obs.server.url} (metrics: {obs.server.url}metrics, "
+    what = "dashboard" if web.dashboard else "web server"
+    built.notes.append(f"{what} on {obs.server.url} (metrics: {obs.server.url}metrics, "
                        f"health: {obs.server.url}healthz, {obs.server.url}readyz)")
     return obs

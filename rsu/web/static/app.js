@@ -117,7 +117,7 @@ function drawMap(state) {
   // grid every 10 m, labelled every 50 m
   ctx.lineWidth = 1;
   ctx.font = "10px system-ui, sans-serif";
-  const step = scale > 6 ? 10 : 50;
+  const step = scale > 2.5 ? 10 : 50;
   for (let e = Math.ceil((ce - W / 2 / scale) / step) * step; e <= ce + W / 2 / scale; e += step) {
     const [x] = px(e, 0);
     ctx.strokeStyle = e === 0 ? "#3a4652" : "#232a31";
@@ -182,7 +182,9 @@ function drawMap(state) {
       ctx.strokeStyle = colour;
       ctx.beginPath(); ctx.moveTo(x, y); ctx.lineTo(x + o.ve * scale, y - o.vn * scale); ctx.stroke();
       ctx.fillStyle = "#fff";
+      ctx.font = "bold 11px system-ui, sans-serif";
       ctx.fillText(`${o.track_id}`, x + 6, y - 6);
+      ctx.font = "10px system-ui, sans-serif";
     }
   }
   for (const id of trails.keys()) if (!seen.has(id)) trails.delete(id);
