@@ -1,4 +1,11 @@
-"""Gated association solved with the Hungarian algorithm (``scipy.optimize.linear_sum_assignment``)."""
+"""Gated association: candidate pairs by distance, costs on those pairs only, minimum-cost matching.
+
+Per cycle only pairs within a gate are ever built (a dense distance matrix for small inputs, a sweep
+over positions sorted by east for large ones). The matching is exact: pairs that are the only candidate
+of both their row and their column match directly; what is left (rows or columns with several
+candidates) goes to ``scipy.optimize.linear_sum_assignment``. The dense-matrix forms (:func:`solve`,
+:func:`camera_radar_cost`, :func:`track_cost`) are kept for callers that want a full matrix.
+"""
 
 from __future__ import annotations
 
@@ -7,31 +14,80 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
-from scipy.spatial import cKDTree
 
 from rsu.fusion.classes import COMPAT_COST
 
-__all__ = ["solve", "iou_matrix", "gated_pairs", "camera_radar_cost", "track_cost"]
+__all__ = ["solve", "solve_pairs", "iou_matrix", "gated_pairs", "camera_radar_pairs", "camera_radar_cost",
+           "track_pairs", "track_cost"]
 
 Array = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
+Pairs = tuple[IntArray, IntArray, Array]
 _BIG = 1e9
+_DENSE_MAX = 4096
+"""Up to this many point pairs the distance matrix is built densely; beyond, a sorted sweep."""
+
+
+def _no_pairs() -> Pairs:
+    return np.zeros(0, np.intp), np.zeros(0, np.intp), np.zeros(0)
+
+
+def gated_pairs(a: Array, b: Array, radius: float) -> Pairs:
+    """Index pairs ``(i, j)`` and distances of points of ``a (N, 2)`` and ``b (M, 2)`` at most ``radius``
+    apart, ordered by ``i``."""
+    n, m = len(a), len(b)
+    if n == 0 or m == 0:
+        return _no_pairs()
+    if n * m <= _DENSE_MAX:
+        dx = a[:, 0, None] - b[None, :, 0]
+        dy = a[:, 1, None] - b[None, :, 1]
+        d = np.sqrt(dx * dx + dy * dy)
+        i, j = np.nonzero(d <= radius)
+        return i, j, d[i, j]
+    # sweep: b sorted by east; each point of a takes the slice of b within +-radius east of it
+    order = np.argsort(b[:, 0], kind="stable")
+    east = b[order, 0]
+    lo = np.searchsorted(east, a[:, 0] - radius, "left")
+    cnt = np.searchsorted(east, a[:, 0] + radius, "right") - lo
+    i = np.repeat(np.arange(n), cnt)
+    j = order[np.arange(len(i)) + np.repeat(lo - (np.cumsum(cnt) - cnt), cnt)]
+    dx = a[i, 0] - b[j, 0]
+    dy = a[i, 1] - b[j, 1]
+    d = np.sqrt(dx * dx + dy * dy)
+    ok = d <= radius
+    return i[ok], j[ok], d[ok]
+
+
+def solve_pairs(i: IntArray, j: IntArray, cost: Array) -> tuple[IntArray, IntArray]:
+    """Minimum-cost matching over candidate pairs ``(i[k], j[k])`` of cost ``cost[k]`` (unique pairs,
+    ordered by ``i`` as :func:`gated_pairs` gives them).
+
+    The same matching as :func:`solve` on the dense matrix (most pairs first, then least cost).
+    Returns matched ``(rows, cols)`` sorted by row.
+    """
+    if len(i) == 0:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    lone = (np.bincount(i)[i] == 1) & (np.bincount(j)[j] == 1)
+    if lone.all():
+        return i, j  # gated pairs come ordered by row
+    # the rest: rows and columns with several candidates, solved together
+    rest = ~lone
+    rows, ri = np.unique(i[rest], return_inverse=True)
+    cols, ci = np.unique(j[rest], return_inverse=True)
+    sub = np.full((len(rows), len(cols)), _BIG)
+    sub[ri, ci] = cost[rest]
+    r, c = linear_sum_assignment(sub)
+    keep = sub[r, c] < _BIG
+    out_i = np.concatenate([i[lone], rows[r[keep]]])
+    out_j = np.concatenate([j[lone], cols[c[keep]]])
+    order = np.argsort(out_i, kind="stable")
+    return out_i[order], out_j[order]
 
 
 def solve(cost: Array) -> tuple[IntArray, IntArray]:
-    """Minimum-cost matching; ``inf`` entries are forbidden. Returns matched ``(rows, cols)``."""
-    if cost.size == 0:
-        return np.zeros(0, np.intp), np.zeros(0, np.intp)
-    finite = np.isfinite(cost)
-    rows_ok, cols_ok = finite.any(axis=1), finite.any(axis=0)
-    if not rows_ok.any():
-        return np.zeros(0, np.intp), np.zeros(0, np.intp)
-    ri, ci = np.flatnonzero(rows_ok), np.flatnonzero(cols_ok)
-    sub = cost[np.ix_(ri, ci)]
-    sub = np.where(np.isfinite(sub), sub, _BIG)
-    r, c = linear_sum_assignment(sub)
-    keep = sub[r, c] < _BIG
-    return ri[r[keep]], ci[c[keep]]
+    """Minimum-cost matching on a dense matrix; ``inf`` entries are forbidden. Returns matched ``(rows, cols)``."""
+    i, j = np.nonzero(np.isfinite(cost))
+    return solve_pairs(i, j, cost[i, j])
 
 
 def iou_matrix(a: Array, b: Array) -> Array:
@@ -50,62 +106,73 @@ def iou_matrix(a: Array, b: Array) -> Array:
     return np.nan_to_num(out)
 
 
-def gated_pairs(a: Array, b: Array, radius: float) -> tuple[IntArray, IntArray, Array]:
-    """Index pairs ``(i, j)`` and distances of points of ``a`` and ``b`` closer than ``radius`` (k-d trees)."""
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros(0, np.intp), np.zeros(0, np.intp), np.zeros(0)
-    sp = cKDTree(a).sparse_distance_matrix(cKDTree(b), radius, output_type="ndarray")
-    return sp["i"].astype(np.intp), sp["j"].astype(np.intp), sp["v"]
-
-
 def _pair_iou(a: Array, b: Array) -> Array:
-    iw = np.clip(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]), 0, None)
-    ih = np.clip(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]), 0, None)
-    inter = iw * ih
+    iw = np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0])
+    ih = np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1])
+    inter = np.maximum(iw, 0.0) * np.maximum(ih, 0.0)
     union = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]) + (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) - inter
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.nan_to_num(inter / union)
+    ok = union != 0
+    return np.where(ok, inter / np.where(ok, union, 1.0), 0.0)
 
 
-def camera_radar_cost(cam_pos: Array, cam_cls: npt.NDArray[np.int_], cam_boxes: Array | None,
-                      radar_pos: Array, radar_cls: npt.NDArray[np.int_], radar_boxes: Array | Callable | None,
-                      gate: Array, iou_weight: float = 0.5) -> Array:
-    """Cost of pairing each camera detection with each radar object.
+def camera_radar_pairs(cam_pos: Array, cam_cls: npt.NDArray[np.int_], cam_boxes: Array | None,
+                       radar_pos: Array, radar_cls: npt.NDArray[np.int_],
+                       radar_boxes: Array | Callable[[IntArray], Array] | None, gate: Array,
+                       iou_weight: float = 0.5) -> Pairs:
+    """Candidate camera-radar pairs ``(i, j, cost)``.
 
     ``distance / gate`` on the ground plane + ``iou_weight * (1 - IoU)`` of the radar object's projected
-    box with the detection box + the class penalty; ``inf`` outside the gate (``gate``: per detection,
-    metres) or for incompatible classes. Only pairs within the largest gate are computed; ``radar_boxes`` may
-    be a function of radar indices, so that only radar objects near a detection are projected.
+    box with the detection box + the class penalty; only pairs within the gate (``gate``: per detection,
+    metres) and of compatible classes. ``radar_boxes`` may be a function of radar indices, so that only
+    radar objects near a detection are projected.
     """
-    cost = np.full((len(cam_pos), len(radar_pos)), np.inf)
-    if not cost.size:
-        return cost
+    if len(cam_pos) == 0 or len(radar_pos) == 0:
+        return _no_pairs()
     i, j, d = gated_pairs(cam_pos, radar_pos, float(gate.max()))
-    ok = d <= gate[i]
-    i, j, d = i[ok], j[ok], d[ok]
     c = d / gate[i] + COMPAT_COST[cam_cls[i], radar_cls[j]]
+    ok = (d <= gate[i]) & (c < np.inf)
+    i, j, c = i[ok], j[ok], c[ok]
     if cam_boxes is not None and radar_boxes is not None and len(i):
         if callable(radar_boxes):
-            near, inv = np.unique(j, return_inverse=True)
-            rb = radar_boxes(near)[inv]
+            near = np.zeros(len(radar_pos), bool)
+            near[j] = True
+            slot = np.cumsum(near) - 1  # radar index -> row of the boxes of the radar objects near a detection
+            rb = radar_boxes(np.flatnonzero(near))[slot[j]]
         else:
             rb = radar_boxes[j]
         c = c + iou_weight * (1.0 - _pair_iou(cam_boxes[i], rb))
+    return i, j, c
+
+
+def camera_radar_cost(cam_pos: Array, cam_cls: npt.NDArray[np.int_], cam_boxes: Array | None,
+                      radar_pos: Array, radar_cls: npt.NDArray[np.int_],
+                      radar_boxes: Array | Callable[[IntArray], Array] | None, gate: Array,
+                      iou_weight: float = 0.5) -> Array:
+    """:func:`camera_radar_pairs` as a dense matrix, ``inf`` where no pair."""
+    cost = np.full((len(cam_pos), len(radar_pos)), np.inf)
+    i, j, c = camera_radar_pairs(cam_pos, cam_cls, cam_boxes, radar_pos, radar_cls, radar_boxes, gate, iou_weight)
     cost[i, j] = c
     return cost
 
 
-def track_cost(track_pos: Array, track_var: Array, track_cls: npt.NDArray[np.int_], meas_pos: Array,
-               meas_var: Array, meas_cls: npt.NDArray[np.int_], gate: Array, chi2: float = 13.8) -> Array:
-    """Cost of updating each track with each measurement: normalised squared distance (isotropic
-    innovation variance ``track_var + meas_var``) + class penalty; ``inf`` beyond ``gate`` metres
-    (per measurement) or ``chi2``."""
-    cost = np.full((len(track_pos), len(meas_pos)), np.inf)
-    if not cost.size:
-        return cost
+def track_pairs(track_pos: Array, track_var: Array, track_cls: npt.NDArray[np.int_], meas_pos: Array,
+                meas_var: Array, meas_cls: npt.NDArray[np.int_], gate: Array, chi2: float = 13.8) -> Pairs:
+    """Candidate track-measurement pairs ``(i, j, cost)``: normalised squared distance (isotropic
+    innovation variance ``track_var + meas_var``) / ``chi2`` + class penalty; only pairs within ``gate``
+    metres (per measurement) and ``chi2``, of compatible classes."""
+    if len(track_pos) == 0 or len(meas_pos) == 0:
+        return _no_pairs()
     i, j, d = gated_pairs(track_pos, meas_pos, float(gate.max()))
     m2 = d * d / (track_var[i] + meas_var[j])
-    ok = (d <= gate[j]) & (m2 <= chi2)
-    i, j, m2 = i[ok], j[ok], m2[ok]
-    cost[i, j] = m2 / chi2 + COMPAT_COST[track_cls[i], meas_cls[j]]
+    c = m2 / chi2 + COMPAT_COST[track_cls[i], meas_cls[j]]
+    ok = (d <= gate[j]) & (m2 <= chi2) & (c < np.inf)
+    return i[ok], j[ok], c[ok]
+
+
+def track_cost(track_pos: Array, track_var: Array, track_cls: npt.NDArray[np.int_], meas_pos: Array,
+               meas_var: Array, meas_cls: npt.NDArray[np.int_], gate: Array, chi2: float = 13.8) -> Array:
+    """:func:`track_pairs` as a dense matrix, ``inf`` where no pair."""
+    cost = np.full((len(track_pos), len(meas_pos)), np.inf)
+    i, j, c = track_pairs(track_pos, track_var, track_cls, meas_pos, meas_var, meas_cls, gate, chi2)
+    cost[i, j] = c
     return cost

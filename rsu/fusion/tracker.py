@@ -1,6 +1,11 @@
-"""Multi-object tracker: one constant-velocity Kalman filter per track, Hungarian association,
-lifecycle tentative -> confirmed -> lost -> deleted, stable ids. Plain arrays; deterministic; driven
-only by the event times it is given."""
+"""Multi-object tracker: one constant-velocity Kalman filter per track, gated minimum-cost association,
+lifecycle tentative -> confirmed -> lost -> deleted, stable ids. Deterministic; driven only by the event
+times it is given.
+
+All tracks live in one structured array (``Tracker.tracks``, one record per track), so that adding,
+removing or updating tracks is one array operation rather than one per field; ``tracker.x``,
+``tracker.state`` and the other fields are views of its columns.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +14,13 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.spatial import cKDTree
 
 from rsu.fusion import kalman
-from rsu.fusion.associate import solve, track_cost
+from rsu.fusion.associate import gated_pairs, solve_pairs, track_pairs
 from rsu.fusion.classes import BIRTH_RADIUS_M, CLASSES, COMPAT_COST, GATE_SCALE, SIZES, UNKNOWN
 from rsu.fusion.measurements import Measurements
 
-__all__ = ["Tracker", "TrackerParams", "TENTATIVE", "CONFIRMED", "LOST", "STATE_NAMES"]
+__all__ = ["Tracker", "TrackerParams", "TENTATIVE", "CONFIRMED", "LOST", "STATE_NAMES", "TRACK_DTYPE"]
 
 TENTATIVE, CONFIRMED, LOST = 0, 1, 2
 STATE_NAMES = ("tentative", "confirmed", "lost")
@@ -25,14 +29,24 @@ _NEW_VEL_VAR = 16.0
 _SUPPORT_ALPHA = 0.15
 _SUPPORT_MIN = 0.2
 _HEALTH_MIN = 0.5
+_NO_INDEX = np.zeros(0, np.intp)
+_BIRTH_RADIUS_MAX = float(BIRTH_RADIUS_M.max())
 
-_ARRAYS: dict[str, tuple[Any, tuple[int, ...]]] = {  # name -> dtype, trailing shape
-    "ids": (np.int64, ()), "x": (np.float64, (4,)), "p": (np.float64, (4, 4)), "state": (np.int8, ()),
-    "hits": (np.int32, ()), "t_created": (np.int64, ()), "t_updated": (np.int64, ()),
-    "cam_hits": (np.int32, ()), "radar_hits": (np.int32, ()), "cam_miss": (np.int32, ()), "cam_support": (np.float64, ()),
-    "cam_scores": (np.float64, (_NC,)), "radar_scores": (np.float64, (_NC,)), "conf": (np.float64, ()),
-    "size": (np.float64, (3,)), "heading": (np.float64, ()), "src_mask": (np.int64, ()),
-}
+TRACK_DTYPE = np.dtype([
+    ("ids", np.int64), ("x", np.float64, (4,)), ("p", np.float64, (4, 4)), ("state", np.int8),
+    ("hits", np.int32), ("t_created", np.int64), ("t_updated", np.int64), ("cam_hits", np.int32),
+    ("radar_hits", np.int32), ("cam_miss", np.int32), ("cam_support", np.float64),
+    ("cam_scores", np.float64, (_NC,)), ("radar_scores", np.float64, (_NC,)), ("conf", np.float64),
+    ("size", np.float64, (3,)), ("heading", np.float64), ("src_mask", np.int64),
+])
+"""One track: id, Kalman state and covariance, lifecycle, per-sensor hits, class votes, output values."""
+_RAW = np.dtype((np.void, TRACK_DTYPE.itemsize))
+"""Whole records as opaque bytes: gathering, scattering and joining those is many times faster."""
+
+
+def _rows(tracks: np.ndarray, sel: Any) -> np.ndarray:
+    """``tracks[sel]`` (a copy), through the opaque-record view."""
+    return tracks.view(_RAW)[sel].view(TRACK_DTYPE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,35 +61,52 @@ class TrackerParams:
     gate_m: float = 3.0
 
 
+def _column(name: str) -> property:
+    def get(self: Tracker) -> Any:
+        return self.tracks[name]
+
+    def put(self: Tracker, value: Any) -> None:
+        self.tracks[name] = value
+
+    return property(get, put, doc=f"``{name}`` of every track (a view of ``tracks``).")
+
+
 class Tracker:
-    """Tracks in parallel arrays (``self.x`` is ``(N, 4)`` etc.)."""
+    """Tracks in one structured array (``self.tracks``; ``self.x`` is its ``(N, 4)`` state column etc.)."""
+
+    ids, x, p, state, hits, t_created, t_updated = map(
+        _column, ("ids", "x", "p", "state", "hits", "t_created", "t_updated"))
+    cam_hits, radar_hits, cam_miss, cam_support, cam_scores, radar_scores = map(
+        _column, ("cam_hits", "radar_hits", "cam_miss", "cam_support", "cam_scores", "radar_scores"))
+    conf, size, heading, src_mask = map(_column, ("conf", "size", "heading", "src_mask"))
 
     def __init__(self, params: TrackerParams) -> None:
         self.params = params
         self.t_ns: int | None = None
         self.next_id = 1
         self.cam_health = 1.0
-        for name, (dtype, shape) in _ARRAYS.items():
-            setattr(self, name, np.zeros((0, *shape), dtype=dtype))
+        self.tracks = np.zeros(0, TRACK_DTYPE)
 
     def __len__(self) -> int:
-        return int(self.ids.shape[0])
+        return len(self.tracks)
 
     # ------------------------------------------------------------------ derived values
     def classes(self) -> npt.NDArray[np.int64]:
         """Class per track: the camera's vote when the camera ever saw it, else the radar's."""
-        scores = np.where((self.cam_hits > 0)[:, None], self.cam_scores, self.radar_scores)
+        t = self.tracks
+        scores = np.where((t["cam_hits"] > 0)[:, None], t["cam_scores"], t["radar_scores"])
         cls = scores.argmax(axis=1)
         return np.where(scores.max(axis=1) > 0, cls, UNKNOWN)
 
     def published(self) -> npt.NDArray[np.intp]:
         """Indices of the tracks to report: confirmed, or lost for less than ``publish_lost_s``."""
         if self.t_ns is None or not len(self):
-            return np.zeros(0, np.intp)
-        since = (self.t_ns - self.t_updated) / 1e9
-        ok = (self.state == CONFIRMED) | ((self.state == LOST) & (since <= self.params.publish_lost_s))
-        if self.params.camera_veto_frames > 0:  # the camera keeps not seeing what radar reports
-            ok &= ~((self.cam_miss >= self.params.camera_veto_frames) & (self.cam_support < _SUPPORT_MIN))
+            return _NO_INDEX
+        t, prm = self.tracks, self.params
+        state = t["state"]
+        ok = (state == CONFIRMED) | ((state == LOST) & ((self.t_ns - t["t_updated"]) / 1e9 <= prm.publish_lost_s))
+        if prm.camera_veto_frames > 0:  # the camera keeps not seeing what radar reports
+            ok &= (t["cam_miss"] < prm.camera_veto_frames) | (t["cam_support"] >= _SUPPORT_MIN)
         return np.flatnonzero(ok)
 
     # ------------------------------------------------------------------ one cycle
@@ -88,154 +119,161 @@ class Tracker:
         p = self.params
         dt = 0.0 if self.t_ns is None else max(0.0, (t_ns - self.t_ns) / 1e9)
         self.t_ns = t_ns if self.t_ns is None else max(self.t_ns, t_ns)
-        self.x, self.p = kalman.predict(self.x, self.p, dt, p.accel_std)
-        n, m = len(self), len(meas)
-        ti = mi = np.zeros(0, np.intp)
+        t = self.tracks
+        n, m = len(t), len(meas)
+        if n and dt > 0:
+            t["x"], t["p"] = kalman.predict(t["x"], t["p"], dt, p.accel_std)
+        ti = mi = _NO_INDEX
         if n and m:
-            var_t = 0.5 * (self.p[:, 0, 0] + self.p[:, 1, 1])
+            cov = t["p"]
+            var_t = 0.5 * (cov[:, 0, 0] + cov[:, 1, 1])
             gate = p.gate_m * GATE_SCALE[meas.cls] + 3.0 * np.sqrt(meas.pos_var)
-            cost = track_cost(self.x[:, :2], var_t, self.classes(), meas.pos, meas.pos_var, meas.cls, gate)
-            ti, mi = solve(cost)
+            ti, mi = solve_pairs(*track_pairs(t["x"][:, :2], var_t, self.classes(), meas.pos, meas.pos_var,
+                                              meas.cls, gate))
         if len(ti):
             self._update(ti, meas.take(mi), t_ns)
         if view_fn is not None and p.camera_veto_frames > 0 and n:
-            # camera support of each track the camera should see: EMA of "a detection was associated"
-            cam_now = np.zeros(len(self), bool)
-            cam_now[ti[meas.has_cam[mi]]] = True
-            seen = view_fn(self.x[:, :2])
-            # how well the camera sees right now (glare, rain): share of confirmed tracks both sensors saw that it detects;
-            # support only counts while the camera works, so a blinded camera does not hide real objects
-            ref = seen & (self.radar_hits > 0) & (self.cam_hits >= 3) & (self.state == CONFIRMED)
-            if ref.sum() >= 2:
-                self.cam_health = 0.8 * self.cam_health + 0.2 * float(cam_now[ref].mean())
-            if self.cam_health >= _HEALTH_MIN:
-                self.cam_miss[seen] += 1
-                self.cam_support[seen] = ((1 - _SUPPORT_ALPHA) * self.cam_support[seen]
-                                          + _SUPPORT_ALPHA * cam_now[seen])
+            self._camera_support(ti[meas.has_cam[mi]], view_fn)
         unmatched = np.ones(m, bool)
         unmatched[mi] = False
-        if unmatched.any() and len(ti):
+        if len(ti) and len(mi) < m:
             # a measurement right next to a track that was just updated is the same object seen twice
             rest = np.flatnonzero(unmatched)
-            d, _ = cKDTree(self.x[ti, :2]).query(meas.pos[rest], k=1)
-            unmatched[rest[d < BIRTH_RADIUS_M[meas.cls[rest]]]] = False
+            i, _, d = gated_pairs(meas.pos[rest], self.tracks["x"][ti, :2], _BIRTH_RADIUS_MAX)
+            unmatched[rest[i[d < BIRTH_RADIUS_M[meas.cls[rest[i]]]]]] = False
         if unmatched.any():
             self._create(meas.take(np.flatnonzero(unmatched)), t_ns)
         self._merge_duplicates()
         self._lifecycle(t_ns)
 
+    def _camera_support(self, cam_ti: npt.NDArray[np.intp], view_fn: Any) -> None:
+        """Camera support of each track the camera should see: EMA of "a detection was associated"."""
+        t = self.tracks
+        cam_now = np.zeros(len(t), bool)
+        cam_now[cam_ti] = True
+        seen = view_fn(t["x"][:, :2])
+        # how well the camera sees right now (glare, rain): share of confirmed tracks both sensors saw that it detects;
+        # support only counts while the camera works, so a blinded camera does not hide real objects
+        ref = seen & (t["radar_hits"] > 0) & (t["cam_hits"] >= 3) & (t["state"] == CONFIRMED)
+        n_ref = np.count_nonzero(ref)
+        if n_ref >= 2:
+            self.cam_health = 0.8 * self.cam_health + 0.2 * (np.count_nonzero(cam_now[ref]) / n_ref)
+        if self.cam_health >= _HEALTH_MIN:
+            t["cam_miss"][seen] += 1
+            support = t["cam_support"]
+            support[seen] = (1 - _SUPPORT_ALPHA) * support[seen] + _SUPPORT_ALPHA * cam_now[seen]
+
     def _merge_duplicates(self) -> None:
         """Two tracks on top of each other moving alike are one object: keep the older."""
-        n = len(self)
-        if n < 2:
+        t = self.tracks
+        if len(t) < 2:
             return
-        pairs = cKDTree(self.x[:, :2]).query_pairs(float(BIRTH_RADIUS_M.max()), output_type="ndarray")
-        if not len(pairs):
+        x = t["x"]
+        a, b, d = gated_pairs(x[:, :2], x[:, :2], _BIRTH_RADIUS_MAX)
+        first = a < b
+        if not first.any():
             return
+        a, b, d = a[first], b[first], d[first]
         cls = self.classes()
-        a, b = pairs[:, 0], pairs[:, 1]
-        d = np.hypot(*(self.x[a, :2] - self.x[b, :2]).T)
-        dv = np.hypot(*(self.x[a, 2:4] - self.x[b, 2:4]).T)
+        dv = np.hypot(x[a, 2] - x[b, 2], x[a, 3] - x[b, 3])
         close = ((d < np.minimum(BIRTH_RADIUS_M[cls[a]], BIRTH_RADIUS_M[cls[b]])) & (dv < 2.0)
                  & np.isfinite(COMPAT_COST[cls[a], cls[b]]))
         if not close.any():
             return
-        drop = np.zeros(n, bool)
-        for i, j in pairs[close]:
+        drop = np.zeros(len(t), bool)
+        for i, j in sorted(zip(a[close].tolist(), b[close].tolist())):
             if drop[i] or drop[j]:
                 continue
-            older_i = (self.t_created[i], self.ids[i]) <= (self.t_created[j], self.ids[j])
+            older_i = (t["t_created"][i], t["ids"][i]) <= (t["t_created"][j], t["ids"][j])
             keep, gone = (i, j) if older_i else (j, i)
-            self.cam_hits[keep] += self.cam_hits[gone]
-            self.cam_scores[keep] += self.cam_scores[gone]
-            self.cam_support[keep] = max(self.cam_support[keep], self.cam_support[gone])
-            self.src_mask[keep] |= self.src_mask[gone]
+            t["cam_hits"][keep] += t["cam_hits"][gone]
+            t["cam_scores"][keep] += t["cam_scores"][gone]
+            t["cam_support"][keep] = max(t["cam_support"][keep], t["cam_support"][gone])
+            t["src_mask"][keep] |= t["src_mask"][gone]
             drop[gone] = True
-        keep_mask = ~drop
-        for name in _ARRAYS:
-            setattr(self, name, getattr(self, name)[keep_mask])
+        self.tracks = _rows(t, ~drop)
 
     def _update(self, ti: npt.NDArray[np.intp], z: Measurements, t_ns: int) -> None:
+        rec = _rows(self.tracks, ti)  # a copy of the updated tracks, written back at the end
+        x, cov = rec["x"], rec["p"]
         hv = ~np.isnan(z.vel[:, 0])
         for sel, with_vel in ((hv, True), (~hv, False)):
             if not sel.any():
                 continue
-            idx = ti[sel]
-            pv = z.pos_var[sel]
+            idx = slice(None) if sel.all() else sel
+            pv = z.pos_var[idx]
             if with_vel:
-                vv = z.vel_var[sel]
-                zz = np.concatenate([z.pos[sel], z.vel[sel]], axis=1)
-                r = np.stack([pv, pv, vv, vv], axis=1)
+                vv = z.vel_var[idx]
+                zz, r = np.concatenate([z.pos[idx], z.vel[idx]], axis=1), np.stack([pv, pv, vv, vv], axis=1)
             else:
-                zz, r = z.pos[sel], np.stack([pv, pv], axis=1)
-            self.x[idx], self.p[idx] = kalman.update(self.x[idx], self.p[idx], zz, r)
-        self.hits[ti] += 1
-        self.t_updated[ti] = t_ns
-        self.cam_hits[ti] += z.has_cam
-        self.radar_hits[ti] += z.has_radar
+                zz, r = z.pos[idx], np.stack([pv, pv], axis=1)
+            x[idx], cov[idx] = kalman.update(x[idx], cov[idx], zz, r)
         hc = z.has_cam
-        self.cam_scores[ti[hc], z.cls[hc]] += z.conf[hc]
+        rec["hits"] += 1
+        rec["t_updated"] = t_ns
+        rec["cam_hits"] += hc
+        rec["radar_hits"] += z.has_radar
+        rec["cam_scores"][hc, z.cls[hc]] += z.conf[hc]
         ro = z.has_radar & ~hc & (z.cls != UNKNOWN)
-        self.radar_scores[ti[ro], z.cls[ro]] += 0.5
-        self.conf[ti] = np.where(hc, 0.7 * self.conf[ti] + 0.3 * z.conf,
-                                 np.where(self.cam_hits[ti] > 0, self.conf[ti], 0.7 * self.conf[ti] + 0.3 * z.conf))
+        rec["radar_scores"][ro, z.cls[ro]] += 0.5
+        conf = rec["conf"]  # from the camera once it saw the track, else from whatever sensor updates it
+        rec["conf"] = np.where(hc | (rec["cam_hits"] == 0), 0.7 * conf + 0.3 * z.conf, conf)
         has_size = ~np.isnan(z.size[:, 0])
-        self.size[ti[has_size]] = 0.8 * self.size[ti[has_size]] + 0.2 * z.size[has_size]
-        self.src_mask[ti] = z.src_mask
-        st = self.state[ti]
-        st = np.where(st == LOST, CONFIRMED, st)
-        st = np.where((st == TENTATIVE) & (self.hits[ti] >= self.params.confirm_hits), CONFIRMED, st)
-        self.state[ti] = st
-        self._heading(ti)
-
-    def _heading(self, idx: npt.NDArray[np.intp]) -> None:
-        v = self.x[idx, 2:4]
+        rec["size"][has_size] = 0.8 * rec["size"][has_size] + 0.2 * z.size[has_size]
+        rec["src_mask"] = z.src_mask
+        st = rec["state"]
+        st[st == LOST] = CONFIRMED
+        st[(st == TENTATIVE) & (rec["hits"] >= self.params.confirm_hits)] = CONFIRMED
+        v = x[:, 2:4]
         moving = np.hypot(v[:, 0], v[:, 1]) > 0.5
-        self.heading[idx[moving]] = np.degrees(np.arctan2(v[moving, 0], v[moving, 1])) % 360.0
+        rec["heading"][moving] = np.degrees(np.arctan2(v[moving, 0], v[moving, 1])) % 360.0
+        self.tracks.view(_RAW)[ti] = rec.view(_RAW)
 
     def _create(self, z: Measurements, t_ns: int) -> None:
         k = len(z)
+        new = np.zeros(k, TRACK_DTYPE)
         hv = ~np.isnan(z.vel[:, 0])
-        x = np.concatenate([z.pos, np.where(hv[:, None], z.vel, 0.0)], axis=1)
-        p = kalman.initial_covariance(z.pos_var, np.where(hv, z.vel_var, _NEW_VEL_VAR))
-        cam_scores = np.zeros((k, _NC))
-        cam_scores[np.arange(k)[z.has_cam], z.cls[z.has_cam]] = z.conf[z.has_cam]
-        radar_scores = np.zeros((k, _NC))
-        ro = z.has_radar & ~z.has_cam & (z.cls != UNKNOWN)
-        radar_scores[np.arange(k)[ro], z.cls[ro]] = 0.5
-        size = np.where(np.isnan(z.size), SIZES[z.cls], z.size)
-        state = np.where(self.params.confirm_hits <= 1, CONFIRMED, TENTATIVE)
-        new = {
-            "ids": np.arange(self.next_id, self.next_id + k, dtype=np.int64), "x": x, "p": p,
-            "state": np.full(k, state, np.int8), "hits": np.ones(k, np.int32), "t_created": np.full(k, t_ns),
-            "t_updated": np.full(k, t_ns), "cam_hits": z.has_cam.astype(np.int32),
-            "radar_hits": z.has_radar.astype(np.int32), "cam_miss": np.zeros(k, np.int32),
-            "cam_support": z.has_cam.astype(np.float64),
-            "cam_scores": cam_scores, "radar_scores": radar_scores, "conf": z.conf.astype(np.float64),
-            "size": size, "heading": np.degrees(np.arctan2(x[:, 2], x[:, 3])) % 360.0, "src_mask": z.src_mask,
-        }
+        x = new["x"]
+        x[:, :2] = z.pos
+        x[hv, 2:] = z.vel[hv]
+        new["p"] = kalman.initial_covariance(z.pos_var, np.where(hv, z.vel_var, _NEW_VEL_VAR))
+        new["ids"] = np.arange(self.next_id, self.next_id + k)
+        new["state"] = CONFIRMED if self.params.confirm_hits <= 1 else TENTATIVE
+        new["hits"] = 1
+        new["t_created"] = new["t_updated"] = t_ns
+        hc = z.has_cam
+        new["cam_hits"] = new["cam_support"] = hc
+        new["radar_hits"] = z.has_radar
+        new["cam_scores"][hc, z.cls[hc]] = z.conf[hc]
+        ro = z.has_radar & ~hc & (z.cls != UNKNOWN)
+        new["radar_scores"][ro, z.cls[ro]] = 0.5
+        new["conf"] = z.conf
+        new["size"] = np.where(np.isnan(z.size), SIZES[z.cls], z.size)
+        new["heading"] = np.degrees(np.arctan2(x[:, 2], x[:, 3])) % 360.0
+        new["src_mask"] = z.src_mask
         self.next_id += k
-        for name, arr in new.items():
-            setattr(self, name, np.concatenate([getattr(self, name), arr]))
+        self.tracks = np.concatenate([self.tracks.view(_RAW), new.view(_RAW)]).view(TRACK_DTYPE)
 
     def _lifecycle(self, t_ns: int) -> None:
-        p = self.params
-        since = (t_ns - self.t_updated) / 1e9
-        self.state[(self.state == CONFIRMED) & (since > p.lost_after_s)] = LOST
-        drop = ((self.state == TENTATIVE) & (since > p.tentative_timeout_s)) | (
-            (self.state == LOST) & (since > p.delete_after_s))
+        p, t = self.params, self.tracks
+        since = (t_ns - t["t_updated"]) / 1e9
+        state = t["state"]
+        state[(state == CONFIRMED) & (since > p.lost_after_s)] = LOST
+        drop = ((state == TENTATIVE) & (since > p.tentative_timeout_s)) | (
+            (state == LOST) & (since > p.delete_after_s))
         if drop.any():
-            keep = ~drop
-            for name in _ARRAYS:
-                setattr(self, name, getattr(self, name)[keep])
+            self.tracks = _rows(t, ~drop)
 
     # ------------------------------------------------------------------ state
     def snapshot(self) -> dict[str, Any]:
-        out: dict[str, Any] = {name: getattr(self, name).tolist() for name in _ARRAYS}
+        t = self.tracks
+        out: dict[str, Any] = {name: t[name].tolist() for name in TRACK_DTYPE.names}
         out.update(t_ns=self.t_ns, next_id=self.next_id, cam_health=self.cam_health)
         return out
 
     def restore(self, snap: dict[str, Any]) -> None:
-        for name, (dtype, shape) in _ARRAYS.items():
-            setattr(self, name, np.asarray(snap[name], dtype=dtype).reshape((-1, *shape)))
+        t = np.zeros(len(snap["ids"]), TRACK_DTYPE)
+        for name in TRACK_DTYPE.names:
+            t[name] = np.asarray(snap[name], dtype=TRACK_DTYPE[name].base).reshape(t[name].shape)
+        self.tracks = t
         self.t_ns, self.next_id, self.cam_health = snap["t_ns"], int(snap["next_id"]), float(snap["cam_health"])
