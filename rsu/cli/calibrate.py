@@ -15,16 +15,10 @@ import click
 def command(config: Path, as_json: bool) -> None:
     """Solve each camera's ground homography from its surveyed points (DLT), report reprojection errors in
     pixels and metres and the radar poses; exit 2 when the config or a calibration is bad."""
-    from rsu.config import ConfigError, load_config
+    from rsu.cli.common import load_config_or_exit
     from rsu.fusion.calibration import calibration_report
 
-    try:
-        cfg = load_config(config)
-    except ConfigError as exc:
-        click.echo(f"{exc.source}: invalid configuration", err=True)
-        for problem in exc.problems:
-            click.echo(f"  {problem}", err=True)
-        sys.exit(2)
+    cfg = load_config_or_exit(config)
     poses = dict(cfg.fusion.radars)
     poses.update({s.id: s.pose for s in cfg.sources if getattr(s, "pose", None) is not None})
     report = calibration_report(cfg.fusion, poses)

@@ -12,6 +12,7 @@ import click
 @click.argument("config", type=click.Path(path_type=Path))
 def command(config: Path) -> None:
     """Validate CONFIG; exit 0 when valid, exit 2 naming each bad key path."""
+    from rsu.cli.common import report_config_error
     from rsu.config import ConfigError, load_config
     from rsu.plugins.settings import check_plugins
 
@@ -21,8 +22,6 @@ def command(config: Path) -> None:
         if plugin_problems:
             raise ConfigError(str(config), plugin_problems)
     except ConfigError as exc:
-        click.echo(f"{exc.source}: invalid configuration", err=True)
-        for problem in exc.problems:
-            click.echo(f"  {problem}", err=True)
+        report_config_error(exc)
         sys.exit(2)
     click.echo(f"{config}: ok")

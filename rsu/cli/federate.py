@@ -13,15 +13,9 @@ import click
 
 
 def _load(config: Path):  # noqa: ANN202
-    from rsu.config import ConfigError, load_config
+    from rsu.cli.common import load_config_or_exit
 
-    try:
-        return load_config(config)
-    except ConfigError as exc:
-        click.echo(f"rsu federate: {exc.source}: invalid configuration", err=True)
-        for problem in exc.problems:
-            click.echo(f"  {problem}", err=True)
-        sys.exit(2)
+    return load_config_or_exit(config, "rsu federate")
 
 
 @click.group("federate")

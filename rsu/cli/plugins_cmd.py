@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +19,9 @@ def _rows(config: Path | None) -> list[dict[str, Any]]:
 
     enabled: list[str] | None = None
     if config is not None:
-        from rsu.config import ConfigError, load_config
+        from rsu.cli.common import load_config_or_exit
 
-        try:
-            enabled = list(load_config(config).plugins.enabled)
-        except ConfigError as exc:
-            click.echo(f"{exc.source}: invalid configuration", err=True)
-            for problem in exc.problems:
-                click.echo(f"  {problem}", err=True)
-            sys.exit(2)
+        enabled = list(load_config_or_exit(config).plugins.enabled)
     # load every installed plugin (not only the enabled ones) so that each row shows its hooks
     loaded = create_plugin_manager(None)
     rows = []

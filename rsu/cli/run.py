@@ -27,15 +27,9 @@ def command(config: Path, runner: str | None, flink_address: str | None, for_sec
             summary_path: Path | None) -> None:
     """Run the box described by CONFIG; print a JSON summary on exit."""
     from rsu.app.build import StartupError, build_box
-    from rsu.config import ConfigError, load_config
+    from rsu.cli.common import load_config_or_exit
 
-    try:
-        cfg = load_config(config)
-    except ConfigError as exc:
-        click.echo(f"rsu run: {exc.source}: invalid configuration", err=True)
-        for problem in exc.problems:
-            click.echo(f"  {problem}", err=True)
-        sys.exit(2)
+    cfg = load_config_or_exit(config, "rsu run")
     if runner is not None:
         cfg = cfg.model_copy(update={"runner": runner})
     if flink_address is not None:

@@ -20,17 +20,11 @@ import click
 def command(config: Path, bind: str | None, for_seconds: float | None) -> None:
     """Serve the larger detector of CONFIG's ``tiered.server`` section over ZeroMQ (ROUTER); print JSON stats
     on exit. Boxes reach it through their ``tiered.endpoint``."""
-    from rsu.config import ConfigError, load_config
+    from rsu.cli.common import load_config_or_exit
     from rsu.config.tiered import TieredConfig
     from rsu.tiered.server import InferenceServer
 
-    try:
-        cfg = load_config(config)
-    except ConfigError as exc:
-        click.echo(f"rsu serve-inference: {exc.source}: invalid configuration", err=True)
-        for problem in exc.problems:
-            click.echo(f"  {problem}", err=True)
-        sys.exit(2)
+    cfg = load_config_or_exit(config, "rsu serve-inference")
     server_cfg = (cfg.tiered or TieredConfig()).server
     if bind is not None:
         server_cfg = server_cfg.model_copy(update={"bind": bind})

@@ -104,14 +104,14 @@ def evaluate(truth: Sequence[Frame], output: Sequence[Frame], zone: Sequence[Seq
     out_t = np.array([f.t_ns for f in output], dtype=np.int64)
     for f in truth:
         keep = in_zone(f.pos, zone)
-        t_ids, t_pos, t_vel = f.ids[keep], f.pos[keep], f.vel[keep]
-        h_ids, h_pos, h_vel = np.zeros(0, np.int64), np.zeros((0, 2)), np.zeros((0, 2))
+        t_ids, t_pos = f.ids[keep], f.pos[keep]
+        h_ids, h_pos = np.zeros(0, np.int64), np.zeros((0, 2))
         j = _nearest(out_t, f.t_ns) if len(out_t) else -1
         if j >= 0 and abs(int(out_t[j]) - f.t_ns) <= max_dt_s * 1e9:
             o = output[j]
             pos = o.pos + o.vel * ((f.t_ns - o.t_ns) / 1e9)
             k = in_zone(pos, zone)
-            h_ids, h_pos, h_vel = o.ids[k], pos[k], o.vel[k]
+            h_ids, h_pos = o.ids[k], pos[k]
         d2 = mm.distances.norm2squared_matrix(t_pos, h_pos, max_d2=max_distance_m**2)
         acc.update(t_ids.tolist(), h_ids.tolist(), d2)
     err_p: list[float] = []

@@ -9,8 +9,7 @@ Requests ``[b"", b"rsu.fed/1", header JSON, body?]``:
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from rsu.net.frames import FrameCodec
 
 __all__ = ["PROTOCOL", "WireError", "pack", "unpack"]
 
@@ -21,19 +20,6 @@ class WireError(ValueError):
     """Not an ``rsu.fed/1`` message."""
 
 
-def pack(doc: dict[str, Any], *body: bytes) -> list[bytes]:
-    return [b"", PROTOCOL, json.dumps(doc, separators=(",", ":")).encode("utf-8"), *body]
-
-
-def unpack(frames: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
-    if frames and frames[0] == b"":
-        frames = frames[1:]
-    if len(frames) < 2 or frames[0] != PROTOCOL:
-        raise WireError(f"expected [{PROTOCOL.decode()}, header, ...], got {len(frames)} frame(s)")
-    try:
-        doc = json.loads(frames[1].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise WireError(f"header is not UTF-8 JSON: {exc}") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("id"), int):
-        raise WireError("header must be a JSON object with an integer 'id'")
-    return doc, frames[2:]
+_codec = FrameCodec(PROTOCOL, WireError)
+pack = _codec.pack
+unpack = _codec.unpack

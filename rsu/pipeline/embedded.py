@@ -23,7 +23,7 @@ from rsu_sdk import Product
 from rsu.pipeline.checkpoint import Checkpointer
 from rsu.pipeline.operators import Operator, timer_ms
 from rsu.pipeline.state import ListState, MemoryStateStore, ValueState
-from rsu.pipeline.watermarks import END_OF_INPUT, BoundedOutOfOrderness
+from rsu.pipeline.watermarks import BoundedOutOfOrderness
 
 __all__ = ["EmbeddedRunner", "fingerprint"]
 

@@ -9,13 +9,14 @@ Reply ``[b"", b"rsu.infer/1", body]``: ``{"id", "status": "ok" | "error" | "drop
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 import cv2
 import numpy as np
 from rsu_sdk import Detections
+
+from rsu.net.frames import FrameCodec
 
 __all__ = ["PROTOCOL", "ProtocolError", "encode_jpeg", "decode_jpeg", "pack", "unpack", "detections_body",
            "Reply"]
@@ -47,24 +48,9 @@ def decode_jpeg(data: bytes) -> np.ndarray:
     return image
 
 
-def pack(doc: dict[str, Any], *body: bytes) -> list[bytes]:
-    return [b"", PROTOCOL, json.dumps(doc, separators=(",", ":")).encode("utf-8"), *body]
-
-
-def unpack(frames: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
-    """``(header, remaining frames)`` of a message without its routing envelope."""
-    if frames and frames[0] == b"":
-        frames = frames[1:]
-    if len(frames) < 2 or frames[0] != PROTOCOL:
-        raise ProtocolError(f"expected [{PROTOCOL.decode()}, header, ...], got {len(frames)} frame(s)"
-                            + (f" starting {frames[0][:16]!r}" if frames else ""))
-    try:
-        doc = json.loads(frames[1].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ProtocolError(f"header is not UTF-8 JSON: {exc}") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("id"), int):
-        raise ProtocolError("header must be a JSON object with an integer 'id'")
-    return doc, frames[2:]
+_codec = FrameCodec(PROTOCOL, ProtocolError)
+pack = _codec.pack
+unpack = _codec.unpack
 
 
 def detections_body(req_id: int, dets: Detections, infer_ms: float) -> dict[str, Any]:

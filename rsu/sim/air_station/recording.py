@@ -12,10 +12,10 @@ from rsu.config.air_station import AIR_CHANNELS
 from rsu.sim.air_station.model import CHANNELS, EXCEED_PM2_5, STATIONS, T0_NS, AirRun, simulate_run
 from rsu.sources.air_station.message import SCHEMA
 from rsu.sources.air_station.replay import READINGS_FILE
+from rsu.sim.truth import TRUTH_FILE, read_truth_doc
 
 __all__ = ["READINGS_FILE", "TRUTH_FILE", "read_truth", "simulate", "write_recording"]
 
-TRUTH_FILE = "truth.json"
 
 
 def write_recording(run: AirRun, out: Path) -> dict[str, Path]:
@@ -44,14 +44,7 @@ def write_recording(run: AirRun, out: Path) -> dict[str, Path]:
 
 def read_truth(path: Path) -> dict[str, Any]:
     """Load ``truth.json`` (a file or the folder holding it)."""
-    path = path / TRUTH_FILE if path.is_dir() else path
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{path}: cannot read air-station ground truth: {exc}") from None
-    if doc.get("scenario") != "air-station" or not isinstance(doc.get("events"), list):
-        raise ValueError(f"{path}: not an air-station ground truth (expected scenario 'air-station' and 'events')")
-    return doc
+    return read_truth_doc(path, "air-station", "events")
 
 
 def simulate(out: Path | str, seconds: float = 1800.0, seed: int = 0, *, rate: float = 1.0) -> dict[str, Any]:

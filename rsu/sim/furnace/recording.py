@@ -9,11 +9,11 @@ from typing import Any
 
 from rsu.sim.furnace.plant import CHANNELS, UNITS
 from rsu.sim.furnace.run import FurnaceRun, FurnaceSettings, simulate_run
+from rsu.sim.truth import TRUTH_FILE, read_truth_doc
 
 __all__ = ["READINGS_FILE", "TRUTH_FILE", "simulate", "write_recording", "read_truth"]
 
 READINGS_FILE = "readings.csv"
-TRUTH_FILE = "truth.json"
 _DECIMALS = {"permeability_index": 4}
 
 
@@ -44,14 +44,7 @@ def write_recording(run: FurnaceRun, out: Path) -> dict[str, Path]:
 
 def read_truth(path: Path) -> dict[str, Any]:
     """Load ``truth.json`` (a file or the folder holding it)."""
-    path = path / TRUTH_FILE if path.is_dir() else path
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{path}: cannot read furnace ground truth: {exc}") from None
-    if doc.get("scenario") != "furnace" or not isinstance(doc.get("episodes"), list):
-        raise ValueError(f"{path}: not a furnace ground truth (expected scenario 'furnace' and 'episodes')")
-    return doc
+    return read_truth_doc(path, "furnace", "episodes")
 
 
 def simulate(out: Path | str, seconds: float = 3600.0, seed: int = 0, *, devices: int = 2, rate: float = 1.0,
