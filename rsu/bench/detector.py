@@ -6,6 +6,12 @@
 (d) ``yolov5s_fp32_ms`` vs ``yolov5s_pruned_int8_ms``: raw inference of FP32 YOLOv5s and of the pruned
     static INT8 (QDQ) model.
 
+(e) ``throughput_fps``: frames/s of rsu's pipelined stream mode (``Detector.detect_stream``: pre/post-processing
+    of neighbouring frames overlap inference) over a run of frames, against ``ultralytics_fps``, the same
+    number of frames through the ultralytics predictor one after another (how it runs a stream);
+    ``throughput_speedup`` is their ratio; ``sequential_fps`` is rsu's one-frame-at-a-time step on the same
+    frames (what pipelining itself adds).
+
 All cases run interleaved, in a new random order each round, so machine load (and threads other cases left
 spinning) hit them alike; medians are reported. ``ultralytics_default_session_ms`` adds ultralytics' predictor
 with its own default session. The models are built once into ``$RSU_CACHE_DIR/bench/detector`` (the tools
@@ -128,6 +134,7 @@ def run(quick: bool = False) -> dict[str, Any]:
             t0 = time.perf_counter_ns()
             fn()
             samples[key].append((time.perf_counter_ns() - t0) / 1e6)
+    throughput = _throughput(detector, frame, cases.get("ultralytics"), 4 if quick else 16, 2 if quick else 4)
     med = {k: float(np.median(v)) for k, v in samples.items()}
     p99 = {k: float(np.percentile(v, 99)) for k, v in samples.items()}
     detections = len(detector.detect_image(frame).xyxy)
@@ -159,6 +166,45 @@ def run(quick: bool = False) -> dict[str, Any]:
         "speedup_vs_ultralytics_default_session": r(med["ultralytics_default"] / med["step"], 4)
         if "ultralytics_default" in med else None,
         "int8": {"qdq_nodes": models["int8_qdq_nodes"], "head_nodes_kept_float": models["int8_excluded_nodes"]},
+        **throughput,
         "notes": notes,
     }
+
+
+def _throughput(detector: Any, frame: np.ndarray, ultralytics: Callable[[], Any] | None, frames: int,
+                blocks: int) -> dict[str, Any]:
+    """Frames/s of rsu's pipelined stream and of ultralytics' predictor, ``blocks`` alternating runs of
+    ``frames`` frames each; the median block of each is reported."""
+    from rsu_sdk import Frame
+
+    def rsu_block() -> float:
+        stream = (Frame(source="bench", t_event_ns=i, frame_id=i, image=frame) for i in range(frames))
+        t0 = time.perf_counter()
+        n = sum(1 for _ in detector.detect_stream(stream))
+        return n / (time.perf_counter() - t0)
+
+    def step_block() -> float:
+        t0 = time.perf_counter()
+        for i in range(frames):
+            detector.detect_image(frame, source="bench", frame_id=i, t_event_ns=i)
+        return frames / (time.perf_counter() - t0)
+
+    def ultra_block() -> float:
+        assert ultralytics is not None
+        t0 = time.perf_counter()
+        for _ in range(frames):
+            ultralytics()
+        return frames / (time.perf_counter() - t0)
+
+    fps: dict[str, list[float]] = {"rsu": [], "step": [], "ultralytics": []}
+    runs = [("rsu", rsu_block), ("step", step_block)] + ([("ultralytics", ultra_block)] if ultralytics else [])
+    for b in range(blocks):  # rotate which goes first
+        for key, fn in runs[b % len(runs):] + runs[:b % len(runs)]:
+            fps[key].append(fn())
+    rsu_fps = float(np.median(fps["rsu"]))
+    ul_fps = float(np.median(fps["ultralytics"])) if fps["ultralytics"] else None
+    return {"throughput_fps": round(rsu_fps, 3), "ultralytics_fps": None if ul_fps is None else round(ul_fps, 3),
+            "throughput_speedup": None if ul_fps is None else round(rsu_fps / ul_fps, 4),
+            "sequential_fps": round(float(np.median(fps["step"])), 3),
+            "throughput_frames_per_block": frames, "throughput_blocks": blocks}
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -17,7 +19,7 @@ from rsu.inference.decoders.registry import (META_LABELS, META_PREPROCESS, Decod
                                              default_registry, metadata_json)
 from rsu.inference.labels import parse_names
 from rsu.inference.nms import batched_nms
-from rsu.inference.preprocess import InputSpec, prepare_batch
+from rsu.inference.preprocess import InputSpec, Transform, prepare_batch
 from rsu.inference.session import ModelError, OrtBackend, TensorInfo
 
 __all__ = ["Backend", "Detector", "ModelError", "open_backend"]
@@ -132,20 +134,61 @@ class Detector:
 
     def detect_image(self, image: np.ndarray, source: str = "image", frame_id: int = 0,
                      t_event_ns: int | None = None) -> Detections:
-        """Convenience for one BGR image."""
-        frame = Frame(source=source, t_event_ns=time.time_ns() if t_event_ns is None else t_event_ns,
-                      frame_id=frame_id, image=image)
-        return self.detect([frame])[0]
+        """Convenience for one BGR image (a uint8 ``(H, W, 3)`` image is used as is, not copied into a Frame)."""
+        t = time.time_ns() if t_event_ns is None else t_event_ns
+        if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3
+                and image.shape[2] == 3):
+            return self.detect([Frame(source=source, t_event_ns=t, frame_id=frame_id, image=image)])[0]
+        meta = _Meta(source, t, frame_id, (int(image.shape[1]), int(image.shape[0])))
+        batch, transforms = prepare_batch([image], self.spec)
+        return self._postprocess(self._infer(batch, 1), [meta], transforms)[0]
+
+    def detect_stream(self, frames: Iterable[Frame]) -> Iterator[Detections]:
+        """Detect objects in a stream of frames, pipelined: while the model runs on one batch, a helper
+        thread reads and pre-processes the next one and decodes the previous one (ONNX Runtime releases the
+        GIL). Yields one :class:`Detections` per frame, in order, one batch behind the input."""
+        source = iter(frames)
+
+        def prepare() -> tuple[np.ndarray, list[Transform], list[_Meta]] | None:
+            chunk = [f for _, f in zip(range(self.batch), source)]
+            if not chunk:
+                return None
+            batch, transforms = prepare_batch([f.image for f in chunk], self.spec)
+            return batch, transforms, [_Meta.of(f) for f in chunk]
+
+        with ThreadPoolExecutor(1, thread_name_prefix="detector-pipe") as pool:
+            prep: Future[Any] | None = pool.submit(prepare)
+            post: Future[list[Detections]] | None = None
+            while prep is not None:
+                job = prep.result()
+                if job is None:
+                    break
+                batch, transforms, metas = job
+                prep = pool.submit(prepare)
+                outputs = self._infer(batch, len(metas))
+                if post is not None:
+                    yield from post.result()
+                post = pool.submit(self._postprocess, outputs, metas, transforms)
+            if post is not None:
+                yield from post.result()
 
     def _detect_chunk(self, frames: Sequence[Frame]) -> list[Detections]:
         batch, transforms = prepare_batch([f.image for f in frames], self.spec)
+        return self._postprocess(self._infer(batch, len(frames)), [_Meta.of(f) for f in frames], transforms)
+
+    def _infer(self, batch: np.ndarray, frames: int) -> list[np.ndarray]:
         t0 = time.perf_counter()
         outputs = self.backend.run(batch)
         self.stats["infer_ms_total"] += (time.perf_counter() - t0) * 1e3
-        self.stats["frames"] += len(frames)
+        self.stats["frames"] += frames
         self.stats["batches"] += 1
+        return outputs
+
+    def _postprocess(self, outputs: list[np.ndarray], metas: Sequence[_Meta],
+                     transforms: Sequence[Transform]) -> list[Detections]:
+        """Decode, threshold per class, map boxes to image pixels and suppress, for each image of a batch."""
         result = []
-        for i, (frame, tf) in enumerate(zip(frames, transforms)):
+        for i, (meta, tf) in enumerate(zip(metas, transforms)):
             raw = self.decoder.decode(outputs, i, self._min_threshold)
             cls = raw.class_ids.astype(np.int64)
             valid = (cls >= 0) & (cls < len(self.class_names))
@@ -155,8 +198,22 @@ class Detector:
             size_ok = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
             boxes, scores, cls = boxes[size_ok], scores[size_ok], cls[size_ok]
             keep = batched_nms(boxes, scores, cls, self.cfg.iou_threshold, self.cfg.max_detections)
-            result.append(Detections(source=frame.source, t_event_ns=frame.t_event_ns, frame_id=frame.frame_id,
+            result.append(Detections(source=meta.source, t_event_ns=meta.t_event_ns, frame_id=meta.frame_id,
                                      xyxy=boxes[keep], confidence=np.clip(scores[keep], 0, 1),
                                      class_id=cls[keep].astype(np.int32), class_names=self.class_names,
-                                     image_size=frame.size))
+                                     image_size=meta.size))
         return result
+
+
+@dataclass(frozen=True, slots=True)
+class _Meta:
+    """What a :class:`Detections` needs from its frame (so a plain image needs no Frame copy)."""
+
+    source: str
+    t_event_ns: int
+    frame_id: int
+    size: tuple[int, int]
+
+    @classmethod
+    def of(cls, frame: Frame) -> _Meta:
+        return cls(frame.source, frame.t_event_ns, frame.frame_id, frame.size)

@@ -69,17 +69,28 @@ class Transform:
         return out
 
 
-def letterbox(image: np.ndarray, size: tuple[int, int], pad_value: int = 114) -> tuple[np.ndarray, Transform]:
-    """Resize keeping the aspect ratio and pad (centred) to ``size`` = ``(width, height)``."""
-    h, w = image.shape[:2]
-    tw, th = size
+def _letterbox_geometry(w: int, h: int, tw: int, th: int) -> tuple[int, int, int, int]:
+    """``(nw, nh, left, top)``: the resized image's size and where it sits in the padded ``tw x th`` canvas."""
     r = min(tw / w, th / h)
     nw, nh = max(1, round(w * r)), max(1, round(h * r))
     pad_x, pad_y = (tw - nw) / 2, (th - nh) / 2
-    left, top = int(round(pad_x - 0.1)), int(round(pad_y - 0.1))
-    out = np.full((th, tw, 3), pad_value, np.uint8)
-    resized = image if (nw, nh) == (w, h) else cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
-    out[top:top + nh, left:left + nw] = resized
+    return nw, nh, int(round(pad_x - 0.1)), int(round(pad_y - 0.1))
+
+
+def letterbox(image: np.ndarray, size: tuple[int, int], pad_value: int = 114) -> tuple[np.ndarray, Transform]:
+    """Resize keeping the aspect ratio and pad (centred) to ``size`` = ``(width, height)``.
+
+    The image is resized straight into its window of the padded canvas (no intermediate copy).
+    """
+    h, w = image.shape[:2]
+    tw, th = size
+    nw, nh, left, top = _letterbox_geometry(w, h, tw, th)
+    out = np.full((th, tw, *image.shape[2:]), pad_value, image.dtype)
+    window = out[top:top + nh, left:left + nw]
+    if (nw, nh) == (w, h):
+        window[...] = image
+    else:
+        cv2.resize(image, (nw, nh), dst=window, interpolation=cv2.INTER_LINEAR)
     return out, Transform(nw / w, nh / h, float(left), float(top), (w, h))
 
 
@@ -91,23 +102,51 @@ def stretch(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, Trans
     return out, Transform(tw / w, th / h, 0.0, 0.0, (w, h))
 
 
-def prepare_batch(images: Sequence[np.ndarray], spec: InputSpec) -> tuple[np.ndarray, list[Transform]]:
-    """Turn BGR uint8 images into one float32 batch in ``spec``'s layout, and their transforms."""
+def _normalise_planar(image: np.ndarray, spec: InputSpec, out: np.ndarray) -> None:
+    """``(H, W, 3)`` uint8 BGR -> ``out`` ``(3, H, W)`` float32 in ``spec``'s colour order, ``x * scale + offset``.
+
+    ``cv2.split`` gives contiguous planes, so each channel is one fused uint8 -> float32 multiply into its
+    plane of the batch; no float HWC intermediate and no transpose copy. Same float32 arithmetic as the
+    interleaved path, hence bit-identical results.
+    """
+    planes = cv2.split(image)
+    if spec.color == "rgb":
+        planes = planes[::-1]
+    for c, plane in enumerate(planes):
+        np.multiply(plane, spec._scale[c], out=out[c], casting="unsafe")
+        if spec._offset[c] != 0.0:
+            out[c] += spec._offset[c]
+
+
+def prepare_batch(images: Sequence[np.ndarray], spec: InputSpec,
+                  out: np.ndarray | None = None) -> tuple[np.ndarray, list[Transform]]:
+    """Turn BGR uint8 images into one float32 batch in ``spec``'s layout, and their transforms.
+
+    :param out: optional preallocated float32 batch of the right shape to fill (and return) instead of a new one.
+    """
     if not images:
         raise ValueError("prepare_batch: no images")
     tw, th = spec.size
-    batch = np.empty((len(images), th, tw, 3), np.float32)
+    shape = (len(images), 3, th, tw) if spec.layout == "NCHW" else (len(images), th, tw, 3)
+    if out is None:
+        batch = np.empty(shape, np.float32)
+    elif out.shape != shape or out.dtype != np.float32 or not out.flags.c_contiguous:
+        raise ValueError(f"prepare_batch: out: expected a C-contiguous float32 array of shape {shape}, "
+                         f"got {out.dtype} {out.shape}")
+    else:
+        batch = out
     transforms: list[Transform] = []
     for i, img in enumerate(images):
         if img.ndim != 3 or img.shape[2] != 3:
             raise ValueError(f"prepare_batch: image {i}: expected (H, W, 3), got {img.shape}")
         resized, tf = letterbox(img, spec.size, spec.pad_value) if spec.resize == "letterbox" \
             else stretch(img, spec.size)
-        if spec.color == "rgb":
-            resized = resized[:, :, ::-1]
-        np.multiply(resized, spec._scale, out=batch[i], casting="unsafe")
-        batch[i] += spec._offset
+        if spec.layout == "NCHW":
+            _normalise_planar(resized, spec, batch[i])
+        else:
+            if spec.color == "rgb":
+                resized = resized[:, :, ::-1]
+            np.multiply(resized, spec._scale, out=batch[i], casting="unsafe")
+            batch[i] += spec._offset
         transforms.append(tf)
-    if spec.layout == "NCHW":
-        batch = np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
     return batch, transforms
