@@ -94,6 +94,14 @@ class FlinkConfig(StrictModel):
     bundle_time_ms: int = Field(default=1, ge=1, description="python.fn-execution.bundle.time")
     buffer_timeout_ms: int = Field(default=0, ge=0, description="network buffer flush timeout (0: every record)")
     watermark_interval_ms: int = Field(default=20, ge=1, description="periodic watermark emission")
+    max_batch: int = Field(default=64, ge=1, le=4096,
+                           description="products per feeder line (micro-batch): what waits at that moment, up to this")
+    batch_wait_ms: float = Field(default=2.0, ge=0, le=100,
+                                 description="least spacing of feeder lines above batch_above_per_s (a product "
+                                             "after a quiet spell still goes at once); 0: no spacing")
+    batch_above_per_s: float = Field(default=2_000.0, ge=0,
+                                     description="arrival rate (products/s) above which lines are spaced; "
+                                                 "below it each product goes at once (0: never space)")
     checkpoint_interval_ms: int = Field(default=10_000, ge=0, description="0 disables Flink checkpoints")
     feeder_host: str = Field(default="127.0.0.1", description="where the host listens for the job's socket source")
     feeder_port: int = Field(default=0, ge=0, le=65535, description="0: any free port")

@@ -10,7 +10,8 @@ import base64
 import pickle
 from typing import Any
 
-__all__ = ["encode_line", "decode_line", "encode_out", "decode_out"]
+__all__ = ["encode_line", "decode_line", "encode_out", "decode_out", "encode_batch_line", "decode_batch_line",
+           "encode_out_batch", "decode_out_batch"]
 
 _P = pickle.HIGHEST_PROTOCOL
 
@@ -31,3 +32,27 @@ def encode_out(product: Any, operator: str, t_fed_ns: int, t_operator_ns: int) -
 
 def decode_out(data: bytes) -> tuple[Any, str, int, int]:
     return pickle.loads(data)
+
+
+def encode_batch_line(items: list[tuple[int, Any]]) -> bytes:
+    """One line carrying a micro-batch of ``(t_fed_ns, element)`` in feed order: ``B\\t<base64 pickle>\\n``."""
+    return b"B\t%s\n" % base64.b64encode(pickle.dumps(items, protocol=_P))
+
+
+def decode_batch_line(line: str) -> list[tuple[int, Any]]:
+    """The ``(t_fed_ns, element)`` pairs of a line; a single-element line (:func:`encode_line`) gives one pair."""
+    head, _, body = line.partition("\t")
+    if head == "B":
+        return pickle.loads(base64.b64decode(body))
+    return [(int(head), pickle.loads(base64.b64decode(body)))]
+
+
+def encode_out_batch(outputs: list[tuple[Any, str, int, int]]) -> bytes:
+    """Several ``(product, operator, t_fed_ns, t_operator_ns)`` outputs in one message."""
+    return pickle.dumps(outputs, protocol=_P)
+
+
+def decode_out_batch(data: bytes) -> list[tuple[Any, str, int, int]]:
+    """The outputs of a message; a single-output message (:func:`encode_out`) gives a list of one."""
+    got = pickle.loads(data)
+    return got if isinstance(got, list) else [got]

@@ -2,7 +2,8 @@
 
 Graph: socketTextStream (Java, via the gateway; parallelism 1) -> Route (flat map, parallelism 1 so that
 order per key is kept) -> event-time watermarks (bounded out-of-orderness) -> key_by -> OperatorsFunction
-(KeyedProcessFunction) -> Publish (ZeroMQ PUSH to the host) -> DiscardingSink.
+(KeyedProcessFunction; pushes its outputs to the host over ZeroMQ PUSH, one message per record) ->
+DiscardingSink. Records are micro-batches (see feeder.py): one per key and feeder line.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def build_job(env: Any, operators: Sequence[Operator], *, feeder: tuple[str, int
     from pyflink.datastream.connectors import Sink
     from pyflink.datastream.data_stream import DataStream
 
-    from rsu.pipeline.flink.functions import EventTime, OperatorsFunction, Publish, Route
+    from rsu.pipeline.flink.functions import EventTime, OperatorsFunction, Route
 
     j_env = env._j_stream_execution_environment
     lines = DataStream(j_env.socketTextStream(feeder[0], feeder[1], "\n", 0))
@@ -101,10 +102,9 @@ def build_job(env: Any, operators: Sequence[Operator], *, feeder: tuple[str, int
         .with_timestamp_assigner(EventTime())
     timed = routed.assign_timestamps_and_watermarks(strategy).set_parallelism(1)
     out = timed.key_by(lambda v: v[0], key_type=Types.STRING()) \
-        .process(OperatorsFunction(operators), output_type=Types.PICKLED_BYTE_ARRAY()).name("operators") \
-        .set_parallelism(parallelism)
-    published = out.flat_map(Publish(return_endpoint), output_type=Types.PICKLED_BYTE_ARRAY()).name("publish") \
+        .process(OperatorsFunction(operators, return_endpoint), output_type=Types.PICKLED_BYTE_ARRAY()) \
+        .name("operators") \
         .set_parallelism(parallelism)
     discard = j_env.getClass().getClassLoader() \
         .loadClass("org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink").newInstance()
-    published.sink_to(Sink(discard)).name("discard")
+    out.sink_to(Sink(discard)).name("discard")

@@ -61,8 +61,9 @@ class FlinkRunner:
 
         fc = self.pc.flink
         t0 = time.monotonic()
-        self.feeder = SocketFeeder(fc.feeder_host, fc.feeder_port)
-        self.receiver = ProductReceiver(fc.return_endpoint, self.emit)
+        self.feeder = SocketFeeder(fc.feeder_host, fc.feeder_port, max_batch=fc.max_batch,
+                                   batch_wait_ms=fc.batch_wait_ms, batch_above_per_s=fc.batch_above_per_s)
+        self.receiver = ProductReceiver(fc.return_endpoint, self.emit, on_lag=self.feeder.note_lag)
         env = make_environment(fc, checkpoint_dir=self.checkpoint_dir)
         build_job(env, self.operators, feeder=self.feeder.address, return_endpoint=self.receiver.endpoint,
                   out_of_orderness_ms=self.pc.out_of_orderness_ms, parallelism=fc.parallelism)
