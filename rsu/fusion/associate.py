@@ -24,7 +24,7 @@ Array = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 Pairs = tuple[IntArray, IntArray, Array]
 _BIG = 1e9
-_DENSE_MAX = 4096
+_DENSE_MAX = 512
 """Up to this many point pairs the distance matrix is built densely; beyond, a sorted sweep."""
 
 
@@ -38,22 +38,19 @@ def gated_pairs(a: Array, b: Array, radius: float) -> Pairs:
     n, m = len(a), len(b)
     if n == 0 or m == 0:
         return _no_pairs()
+    ae, an, be, bn = a[:, 0], a[:, 1], b[:, 0], b[:, 1]
     if n * m <= _DENSE_MAX:
-        dx = a[:, 0, None] - b[None, :, 0]
-        dy = a[:, 1, None] - b[None, :, 1]
-        d = np.sqrt(dx * dx + dy * dy)
+        d = np.hypot(ae[:, None] - be, an[:, None] - bn)
         i, j = np.nonzero(d <= radius)
         return i, j, d[i, j]
-    # sweep: b sorted by east; each point of a takes the slice of b within +-radius east of it
-    order = np.argsort(b[:, 0], kind="stable")
-    east = b[order, 0]
-    lo = np.searchsorted(east, a[:, 0] - radius, "left")
-    cnt = np.searchsorted(east, a[:, 0] + radius, "right") - lo
-    i = np.repeat(np.arange(n), cnt)
-    j = order[np.arange(len(i)) + np.repeat(lo - (np.cumsum(cnt) - cnt), cnt)]
-    dx = a[i, 0] - b[j, 0]
-    dy = a[i, 1] - b[j, 1]
-    d = np.sqrt(dx * dx + dy * dy)
+    # sweep: b sorted by east; each point of a takes the run of b within +-radius east of it
+    order = be.argsort()
+    east = be[order]
+    lo = east.searchsorted(ae - radius)
+    cnt = east.searchsorted(ae + radius, "right") - lo
+    i = np.arange(n).repeat(cnt)
+    j = order[np.arange(len(i)) + (lo - cnt.cumsum() + cnt).repeat(cnt)]
+    d = np.hypot(ae[i] - be[j], an[i] - bn[j])
     ok = d <= radius
     return i[ok], j[ok], d[ok]
 
@@ -67,21 +64,24 @@ def solve_pairs(i: IntArray, j: IntArray, cost: Array) -> tuple[IntArray, IntArr
     """
     if len(i) == 0:
         return np.zeros(0, np.intp), np.zeros(0, np.intp)
-    lone = (np.bincount(i)[i] == 1) & (np.bincount(j)[j] == 1)
-    if lone.all():
-        return i, j  # gated pairs come ordered by row
-    # the rest: rows and columns with several candidates, solved together
-    rest = ~lone
-    rows, ri = np.unique(i[rest], return_inverse=True)
-    cols, ci = np.unique(j[rest], return_inverse=True)
-    sub = np.full((len(rows), len(cols)), _BIG)
-    sub[ri, ci] = cost[rest]
+    row_n, col_n = np.bincount(i), np.bincount(j)
+    matched = (row_n[i] == 1) & (col_n[j] == 1)  # the only candidate of its row and of its column
+    if matched.all():
+        return i, j
+    # the rest: rows and columns with several candidates, solved together on a small dense matrix
+    rest = np.flatnonzero(~matched)
+    ir, jr = i[rest], j[rest]
+    rows, cols = np.zeros(len(row_n), bool), np.zeros(len(col_n), bool)
+    rows[ir] = cols[jr] = True
+    r_slot, c_slot = np.cumsum(rows) - 1, np.cumsum(cols) - 1
+    shape = (int(r_slot[-1]) + 1, int(c_slot[-1]) + 1)
+    sub, pair = np.full(shape, _BIG), np.empty(shape, np.intp)
+    sub[r_slot[ir], c_slot[jr]] = cost[rest]
+    pair[r_slot[ir], c_slot[jr]] = rest
     r, c = linear_sum_assignment(sub)
     keep = sub[r, c] < _BIG
-    out_i = np.concatenate([i[lone], rows[r[keep]]])
-    out_j = np.concatenate([j[lone], cols[c[keep]]])
-    order = np.argsort(out_i, kind="stable")
-    return out_i[order], out_j[order]
+    matched[pair[r[keep], c[keep]]] = True
+    return i[matched], j[matched]
 
 
 def solve(cost: Array) -> tuple[IntArray, IntArray]:

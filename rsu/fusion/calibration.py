@@ -76,27 +76,35 @@ class CameraModel:
             return np.zeros((0, 4))
         yaw = np.radians(np.asarray(heading_deg, dtype=np.float64).reshape(-1))
         sin, cos = np.sin(yaw), np.cos(yaw)
-        fwd = np.stack([sin, cos], axis=1)
-        side = np.stack([cos, -sin], axis=1)
-        sl = np.array([1, 1, -1, -1])[None, :, None] * (sz[:, 0:1, None] / 2) * fwd[:, None, :]
-        sw = np.array([1, -1, 1, -1])[None, :, None] * (sz[:, 1:2, None] / 2) * side[:, None, :]
-        base = en[:, None, :] + sl + sw  # (N, 4, 2)
+        e, nn, height = en[:, 0], en[:, 1], sz[:, 2]
+        # the 4 footprint corners, (4, N) per coordinate: centre +- half length ahead +- half width aside
+        half_l, half_w = sz[:, 0] / 2, sz[:, 1] / 2
+        east = e + _CORNER_L * (half_l * sin) + _CORNER_W * (half_w * cos)
+        north = nn + _CORNER_L * (half_l * cos) - _CORNER_W * (half_w * sin)
         if self.p is not None:
-            flat = base.reshape(-1, 2)
-            q0 = flat @ self.p[:, :2].T + self.p[:, 3]
-            q = np.concatenate([q0, q0 + np.repeat(sz[:, 2], 4)[:, None] * self.p[:, 2]])
-            uv = q[:, :2] / np.maximum(q[:, 2:3], 1e-6)
-            uv = np.concatenate([uv[: 4 * n].reshape(n, 4, 2), uv[4 * n:].reshape(n, 4, 2)], axis=1)
-        else:  # footprint only, height from the local pixel scale
-            uv = self.ground_to_image(np.concatenate([base.reshape(-1, 2), en, en + side]))
-            foot_uv = uv[: 4 * n].reshape(n, 4, 2)
-            step = uv[5 * n:] - uv[4 * n: 5 * n]
-            scale = np.hypot(step[:, 0], step[:, 1])
-            top = foot_uv.copy()
-            top[:, :, 1] -= (sz[:, 2] * scale)[:, None]
-            uv = np.concatenate([foot_uv, top], axis=1)
-        lo, hi = uv.min(axis=1), uv.max(axis=1)
-        return np.concatenate([lo, hi], axis=1)
+            rows = self.p.tolist()
+            u, v, w = (np.concatenate([g, g + r[2] * height])  # the ground corners, then the top ones
+                       for r in rows for g in (r[0] * east + r[1] * north + r[3],))
+            w = np.maximum(w, 1e-6)
+            u, v = u / w, v / w
+            return np.stack([u.min(axis=0), v.min(axis=0), u.max(axis=0), v.max(axis=0)], axis=1)
+        # footprint only, height from the local pixel scale (the top corners lie straight above the footprint's)
+        u, v = self._to_image(np.concatenate([east.ravel(), e, e + cos]),
+                              np.concatenate([north.ravel(), nn, nn - sin]))
+        fu, fv = u[: 4 * n].reshape(4, n), v[: 4 * n].reshape(4, n)
+        scale = np.hypot(u[5 * n:] - u[4 * n: 5 * n], v[5 * n:] - v[4 * n: 5 * n])
+        return np.stack([fu.min(axis=0), fv.min(axis=0) - height * scale, fu.max(axis=0), fv.max(axis=0)], axis=1)
+
+    def _to_image(self, e: Array, n: Array) -> tuple[Array, Array]:
+        """:meth:`ground_to_image` on coordinate arrays (NaN where a point maps to infinity)."""
+        (h00, h01, h02), (h10, h11, h12), (h20, h21, h22) = self.h.tolist()
+        w = h20 * e + h21 * n + h22
+        w = np.where(np.abs(w) < 1e-12, np.nan, w)
+        return (h00 * e + h01 * n + h02) / w, (h10 * e + h11 * n + h12) / w
+
+
+_CORNER_L = np.array([1.0, 1.0, -1.0, -1.0])[:, None]
+_CORNER_W = np.array([1.0, -1.0, 1.0, -1.0])[:, None]
 
 
 def _decompose(h: Array, k: Array, ground_sample: Array) -> Array:

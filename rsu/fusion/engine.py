@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import partial
+from operator import attrgetter
 from typing import Any, Literal
 
 import numpy as np
@@ -16,16 +18,18 @@ import numpy as np
 from rsu_sdk import Detections, FusedObject, ObjectList, RadarScan
 
 from rsu.fusion.align import Aligner, Cycle
-from rsu.fusion.associate import camera_radar_cost, solve
+from rsu.fusion.associate import camera_radar_pairs, solve_pairs
 from rsu.fusion.calibration import CameraModel, camera_model, radar_mount
-from rsu.fusion.classes import CLASSES, GATE_SCALE, RADAR_CLASS_MAP, SIZES, class_index
-from rsu.fusion.geometry import RadarMount, enu_to_wgs84
+from rsu.fusion.classes import CLASSES, GATE_SCALE, RADAR_CLASS_MAP, SIZES, UNKNOWN, class_index
+from rsu.fusion.geometry import LocalGeodetic, RadarMount
 from rsu.fusion.measurements import CENTER_OFFSET_M, Measurements, merge_pairs
 from rsu.fusion.tracker import STATE_NAMES, Tracker, TrackerParams
 
 __all__ = ["FusionEngine", "EngineSettings"]
 
 Mode = Literal["fused", "camera_only", "radar_only"]
+_RADAR_FIELDS = attrgetter("dist_long", "dist_lat", "vrel_long", "vrel_lat", "prob_exist", "length", "width")
+_RADAR_CLASS = {name: class_index(fusion) for name, fusion in RADAR_CLASS_MAP.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +69,13 @@ class EngineSettings:
         )
 
 
+def _radar_boxes(radar: Measurements, model: CameraModel, idx: np.ndarray) -> np.ndarray:
+    """Image boxes of radar objects ``idx`` (their size, or their class's; heading along their velocity)."""
+    vel, size = radar.vel[idx], radar.size[idx]
+    heading = np.degrees(np.arctan2(vel[:, 0], vel[:, 1]))
+    return model.project_boxes(radar.pos[idx], np.where(np.isnan(size), SIZES[radar.cls[idx]], size), heading)
+
+
 class FusionEngine:
     """Fuses camera :class:`Detections` and :class:`RadarScan` values into :class:`ObjectList` values."""
 
@@ -76,6 +87,9 @@ class FusionEngine:
         self.aligner = Aligner(int(settings.max_out_of_order_ms * 1e6), int(settings.pair_window_ms * 1e6),
                                int(settings.idle_source_s * 1e9))
         self.source_names: list[str] = []
+        self.geodetic = LocalGeodetic(*origin)
+        self._class_luts: dict[tuple[str, ...], np.ndarray] = {}  # detector class names -> fusion class
+        self._sources: dict[int, tuple[str, ...]] = {}  # source mask -> source names
         self.counts = dict.fromkeys(("detections", "radar_scans", "ignored", "uncalibrated", "low_confidence",
                                      "cycles", "camera_measurements", "radar_measurements", "pairs"), 0)
 
@@ -127,7 +141,11 @@ class FusionEngine:
         self.counts["low_confidence"] += int((~keep).sum())
         boxes = det.xyxy[keep].astype(np.float64)
         m = len(boxes)
-        cls = np.array([class_index(det.class_names[c], s.class_map) for c in det.class_id[keep]], dtype=np.int64)
+        lut = self._class_luts.get(det.class_names)
+        if lut is None:
+            lut = np.array([class_index(n, s.class_map) for n in det.class_names], dtype=np.int64)
+            self._class_luts[det.class_names] = lut
+        cls = lut[det.class_id[keep]]
         bottom = np.c_[(boxes[:, 0] + boxes[:, 2]) / 2, boxes[:, 3]] if m else np.zeros((0, 2))
         pos = cam.image_to_ground(bottom)
         rng = np.zeros(m)
@@ -148,41 +166,30 @@ class FusionEngine:
         m = len(objs)
         if not m:
             return Measurements.empty()
-        arr = np.array([(o.dist_long, o.dist_lat, o.vrel_long, o.vrel_lat, o.prob_exist if o.prob_exist is not None
-                         else 0.5, o.length or 0.0, o.width or 0.0) for o in objs], dtype=np.float64)
-        cls = np.array([class_index(RADAR_CLASS_MAP.get(o.class_name, "unknown")) for o in objs], dtype=np.int64)
+        arr = np.array(list(map(_RADAR_FIELDS, objs)), dtype=np.float64)  # None (not reported) -> NaN
+        cls = np.array([_RADAR_CLASS.get(o.class_name, UNKNOWN) for o in objs], dtype=np.int64)
         vel = mount.vel_to_enu(arr[:, 2:4])
         dt = (t_ns - scan.t_event_ns) / 1e9
         pos = mount.to_enu(arr[:, 0:2]) + dt * vel
         size = np.where((arr[:, 5:6] > 0) & (arr[:, 6:7] > 0), np.c_[arr[:, 5:7], SIZES[cls, 2]], np.nan)
+        prob = arr[:, 4]
         return Measurements(pos, np.full(m, s.radar_pos_std_m**2), vel, np.full(m, s.radar_vel_std_mps**2), cls,
-                            arr[:, 4], np.zeros(m, bool), np.ones(m, bool), size,
+                            np.where(np.isnan(prob), 0.5, prob), np.zeros(m, bool), np.ones(m, bool), size,
                             np.full(m, self._bit(scan.source), np.int64))
 
     def fuse(self, cam: Measurements, radar: Measurements, model: CameraModel | None) -> Measurements:
-        """Pair camera detections with radar objects (gated cost, Hungarian) and merge the pairs."""
+        """Pair camera detections with radar objects (gated cost, minimum-cost matching) and merge the pairs."""
         if not len(cam) or not len(radar):
             return Measurements.concat([cam, radar])
         s = self.settings
         rng = np.zeros(len(cam)) if model is None or model.foot is None else np.hypot(
             *(cam.pos - model.foot).T)
         gate = s.gate_m * GATE_SCALE[cam.cls] + s.gate_per_m * rng
-        radar_boxes = None
-        if model is not None and cam.boxes is not None:
-            def radar_boxes(idx: np.ndarray) -> np.ndarray:
-                vel = radar.vel[idx]
-                heading = np.degrees(np.arctan2(vel[:, 0], vel[:, 1]))
-                size = np.where(np.isnan(radar.size[idx]), SIZES[radar.cls[idx]], radar.size[idx])
-                return model.project_boxes(radar.pos[idx], size, heading)
-        cost = camera_radar_cost(cam.pos, cam.cls, cam.boxes, radar.pos, radar.cls, radar_boxes, gate)
-        ci, ri = solve(cost)
+        radar_boxes = None if model is None or cam.boxes is None else partial(_radar_boxes, radar, model)
+        ci, ri = solve_pairs(*camera_radar_pairs(cam.pos, cam.cls, cam.boxes, radar.pos, radar.cls, radar_boxes,
+                                                 gate))
         self.counts["pairs"] += len(ci)
-        cam_rest = np.ones(len(cam), bool)
-        cam_rest[ci] = False
-        radar_rest = np.ones(len(radar), bool)
-        radar_rest[ri] = False
-        return Measurements.concat([merge_pairs(cam, radar, ci, ri), cam.take(np.flatnonzero(cam_rest)),
-                                    radar.take(np.flatnonzero(radar_rest))])
+        return merge_pairs(cam, radar, ci, ri)
 
     def _cycle(self, cyc: Cycle) -> ObjectList:
         cam = radar = Measurements.empty()
@@ -204,26 +211,31 @@ class FusionEngine:
 
     # ------------------------------------------------------------------ output
     def object_list(self, t_ns: int) -> ObjectList:
+        """The published tracks as an :class:`ObjectList` stamped ``t_ns``."""
         tr = self.tracker
         idx = tr.published()
         if not len(idx):
             return ObjectList(source=self.settings.output_source, t_event_ns=t_ns)
-        x = tr.x[idx]
-        lat, lon, _ = enu_to_wgs84(x[:, 0], x[:, 1], np.zeros(len(idx)), *self.origin)
-        cls = tr.classes()[idx]
-        std = np.sqrt(0.5 * (tr.p[idx, 0, 0] + tr.p[idx, 1, 1]))
-        objects = []
-        for k, i in enumerate(idx):
-            mask = int(tr.src_mask[i])
-            objects.append(FusedObject(
-                track_id=int(tr.ids[i]), position_enu=(x[k, 0], x[k, 1], 0.0), velocity_enu=(x[k, 2], x[k, 3]),
-                heading_deg=float(tr.heading[i]), class_name=CLASSES[cls[k]],
-                confidence=float(min(1.0, max(0.0, tr.conf[i]))), lat=float(lat[k]), lon=float(lon[k]),
-                sources=tuple(n for b, n in enumerate(self.source_names) if mask >> b & 1),
-                size=tuple(float(v) for v in tr.size[i]), age_s=(t_ns - int(tr.t_created[i])) / 1e9,
-                state=STATE_NAMES[tr.state[i]], position_std_m=float(std[k]) if math.isfinite(std[k]) else None,
-            ))
-        return ObjectList(source=self.settings.output_source, t_event_ns=t_ns, objects=tuple(objects))
+        t = tr.tracks.take(idx)
+        x, cov = t.x, t.p
+        lat, lon = self.geodetic.latlon(x[:, 0], x[:, 1])
+        std = np.sqrt(0.5 * (cov[:, 0, 0] + cov[:, 1, 1]))
+        columns = zip(t.ids.tolist(), x.tolist(), t.heading.tolist(), tr.classes()[idx].tolist(),
+                      np.clip(t.conf, 0.0, 1.0).tolist(), lat.tolist(), lon.tolist(), t.src_mask.tolist(),
+                      t.size.tolist(), ((t_ns - t.t_created) / 1e9).tolist(), t.state.tolist(), std.tolist())
+        objects = tuple(FusedObject(
+            track_id=tid, position_enu=(xk[0], xk[1], 0.0), velocity_enu=(xk[2], xk[3]), heading_deg=heading,
+            class_name=CLASSES[cls], confidence=conf, lat=la, lon=lo, sources=self._source_names(mask),
+            size=tuple(size), age_s=age, state=STATE_NAMES[state], position_std_m=sd if math.isfinite(sd) else None,
+        ) for tid, xk, heading, cls, conf, la, lo, mask, size, age, state, sd in columns)
+        return ObjectList(source=self.settings.output_source, t_event_ns=t_ns, objects=objects)
+
+    def _source_names(self, mask: int) -> tuple[str, ...]:
+        names = self._sources.get(mask)
+        if names is None:
+            names = tuple(n for b, n in enumerate(self.source_names) if mask >> b & 1)
+            self._sources[mask] = names
+        return names
 
     def stats(self) -> dict[str, Any]:
         return {**self.counts, **{f"align_{k}": v for k, v in self.aligner.counts.items()},
@@ -239,4 +251,5 @@ class FusionEngine:
         self.tracker.restore(snap["tracker"])
         self.aligner.restore(snap["aligner"])
         self.source_names = list(snap["source_names"])
+        self._sources.clear()
         self.counts = dict(snap["counts"])

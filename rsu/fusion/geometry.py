@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 __all__ = [
     "solve_homography", "apply_homography", "reprojection_errors", "PinholeCamera", "RadarMount",
-    "enu_to_wgs84", "wgs84_to_enu", "heading_deg",
+    "enu_to_wgs84", "wgs84_to_enu", "heading_deg", "LocalGeodetic",
 ]
 
 Array = npt.NDArray[np.float64]
@@ -177,6 +177,38 @@ def wgs84_to_enu(lat: npt.ArrayLike, lon: npt.ArrayLike, alt: npt.ArrayLike, lat
     e, n, u = pymap3d.geodetic2enu(np.asarray(lat, float), np.asarray(lon, float), np.asarray(alt, float),
                                    lat0, lon0, alt0)
     return np.asarray(e), np.asarray(n), np.asarray(u)
+
+
+class LocalGeodetic:
+    """ENU ground points (up = 0) -> WGS84 lat/lon near a fixed origin, for many points per cycle.
+
+    A cubic polynomial in east and north, fitted once (least squares) to :func:`enu_to_wgs84` on a grid
+    over +-``radius_m``: within that square it agrees with pymap3d to well under a millimetre (about
+    1e-6 m at mid latitudes, checked by the tests); points outside go through pymap3d itself.
+    """
+
+    def __init__(self, lat0: float, lon0: float, alt0: float = 0.0, radius_m: float = 5000.0) -> None:
+        self.origin = (float(lat0), float(lon0), float(alt0))
+        self.radius_m = float(radius_m)
+        g = np.linspace(-radius_m, radius_m, 21)
+        e, n = (a.ravel() for a in np.meshgrid(g, g))
+        lat, lon, _ = enu_to_wgs84(e, n, np.zeros_like(e), *self.origin)
+        self._coef = np.linalg.lstsq(self._terms(e, n), np.c_[lat - lat0, lon - lon0], rcond=None)[0]
+
+    def _terms(self, e: Array, n: Array) -> Array:
+        e, n = e / self.radius_m, n / self.radius_m
+        ee, nn = e * e, n * n
+        return np.stack([e, n, ee, e * n, nn, ee * e, ee * n, e * nn, nn * n], axis=1)
+
+    def latlon(self, e: npt.ArrayLike, n: npt.ArrayLike) -> tuple[Array, Array]:
+        """Latitudes and longitudes (degrees) of ENU ground points ``(e[i], n[i], 0)``."""
+        e, n = np.asarray(e, np.float64).reshape(-1), np.asarray(n, np.float64).reshape(-1)
+        d = self._terms(e, n) @ self._coef
+        lat, lon = d[:, 0] + self.origin[0], d[:, 1] + self.origin[1]
+        far = np.maximum(np.abs(e), np.abs(n)) > self.radius_m
+        if far.any():
+            lat[far], lon[far], _ = enu_to_wgs84(e[far], n[far], np.zeros(int(far.sum())), *self.origin)
+        return lat, lon
 
 
 def heading_deg(ve: npt.ArrayLike, vn: npt.ArrayLike) -> Array:

@@ -59,14 +59,36 @@ class Measurements:
             "pos", "pos_var", "vel", "vel_var", "cls", "conf", "has_cam", "has_radar", "size", "src_mask")))
 
 
-def merge_pairs(cam: Measurements, radar: Measurements, ci: npt.ArrayLike, ri: npt.ArrayLike) -> Measurements:
-    """One measurement per camera-radar pair: inverse-variance position, radar velocity and size,
-    camera class (radar class when the camera's is unknown) and camera confidence."""
-    c, r = cam.take(ci), radar.take(ri)
-    w_c, w_r = 1.0 / c.pos_var, 1.0 / r.pos_var
+def merge_pairs(cam: Measurements, radar: Measurements, ci: npt.NDArray[np.intp],
+                ri: npt.NDArray[np.intp]) -> Measurements:
+    """All measurements of a cycle: first one per camera-radar pair ``(ci[k], ri[k])``, then the unpaired
+    camera detections, then the unpaired radar objects.
+
+    A pair has the inverse-variance position, the radar's velocity and size, the camera's class (the
+    radar's when the camera's is unknown) and the camera's confidence.
+    """
+    nc, k = len(cam), len(ci)
+    cam_rest, radar_rest = np.ones(nc, bool), np.ones(len(radar), bool)
+    cam_rest[ci] = False
+    radar_rest[ri] = False
+    rest = np.concatenate([np.flatnonzero(cam_rest), nc + np.flatnonzero(radar_rest)])
+    from_cam, from_radar = np.concatenate([ci, rest]), np.concatenate([nc + ri, rest])
+
+    def pick(name: str, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.generic]:
+        return np.concatenate([getattr(cam, name), getattr(radar, name)])[rows]
+
+    w_c, w_r = 1.0 / cam.pos_var[ci], 1.0 / radar.pos_var[ri]
     var = 1.0 / (w_c + w_r)
-    pos = (c.pos * w_c[:, None] + r.pos * w_r[:, None]) * var[:, None]
-    cls = np.where(c.cls == UNKNOWN, r.cls, c.cls)
-    size = np.where(np.isnan(r.size), SIZES[cls], r.size)
-    return Measurements(pos, var, r.vel, r.vel_var, cls, c.conf, np.ones(len(c), bool), np.ones(len(c), bool),
-                        size, c.src_mask | r.src_mask)
+    pos, pos_var = pick("pos", from_cam), pick("pos_var", from_cam)
+    pos[:k] = (cam.pos[ci] * w_c[:, None] + radar.pos[ri] * w_r[:, None]) * var[:, None]
+    pos_var[:k] = var
+    cls = pick("cls", from_cam)
+    cls[:k] = np.where(cls[:k] == UNKNOWN, radar.cls[ri], cls[:k])
+    has_cam, has_radar = pick("has_cam", from_cam), pick("has_radar", from_radar)
+    has_cam[:k] = has_radar[:k] = True
+    size = pick("size", from_radar)
+    size[:k] = np.where(np.isnan(size[:k]), SIZES[cls[:k]], size[:k])
+    src_mask = pick("src_mask", from_cam)
+    src_mask[:k] |= radar.src_mask[ri]
+    return Measurements(pos, pos_var, pick("vel", from_radar), pick("vel_var", from_radar), cls,
+                        pick("conf", from_cam), has_cam, has_radar, size, src_mask)
