@@ -14,6 +14,7 @@ if [ "${RSU_TEST_FLINK:-1}" != "0" ]; then
   echo "installing apache-flink into .venv-flink"
   .venv-flink/bin/python -m pip install -q --disable-pip-version-check "apache-flink==2.3.0"
   .venv-flink/bin/python -m pip freeze | grep -iE '^(numpy|protobuf|grpcio|pyarrow|pemja)==' > var/flink-pins.txt
-  . scripts/install.sh dev,flink .venv-flink var/flink-pins.txt
+  . scripts/install.sh flink .venv-flink var/flink-pins.txt   # not "dev": river there needs numpy >= 2.2
+  .venv-flink/bin/python -m pip install -q --disable-pip-version-check -c var/flink-pins.txt "pytest>=8"
   .venv-flink/bin/python -m pytest -q -m flink tests/test_flink_runner.py tests/test_federated_flink.py
 fi
