@@ -125,3 +125,16 @@ def test_checkpoint_files_rotate_and_a_torn_one_is_skipped(tmp_path: Path) -> No
     files[-1].write_bytes(b"torn")
     assert Checkpointer(tmp_path, fingerprint="x").load_latest() == {"i": 2}
     assert Checkpointer(tmp_path, fingerprint="other").load_latest() is None
+
+
+def test_checkpoint_of_another_state_version_is_not_restored(tmp_path: Path) -> None:
+    data = readings(devices=3, samples=120)
+    ops = [windows()]
+    EmbeddedRunner(ops, checkpointer=Checkpointer(tmp_path, fingerprint=fingerprint(ops))).run(
+        data[:200], end_of_input=False)
+    newer = windows()
+    newer.state_version = ops[0].state_version + 1  # the operator's state layout changed since
+    fresh = EmbeddedRunner([newer], checkpointer=Checkpointer(tmp_path, fingerprint=fingerprint([newer])))
+    out = fresh.run(data)
+    assert fresh.counts["runner"].get("replayed_skipped", 0) == 0  # started from scratch, nothing skipped
+    assert_same_products(out, EmbeddedRunner([windows()]).run(data))

@@ -205,10 +205,20 @@ class Box:
         self.sink.deliver(product)
 
     def summary(self, **extra: Any) -> dict[str, Any]:
+        """The run summary; a component whose ``stats()`` fails is reported with its error, not raised."""
+        stages = [*self.inline_stages, *(w.stage for w in self.workers)]
         return self.stats.summary(
-            sources={s.id: s.stats() for s in self.sources},
-            stage_stats={s.name: s.stats() for s in [*self.inline_stages, *(w.stage for w in self.workers)]},
+            sources={s.id: _safe_stats(s) for s in self.sources},
+            stage_stats={s.name: _safe_stats(s) for s in stages},
             **self.sink.stats(),
             **extra,
         )
+
+
+def _safe_stats(component: Any) -> dict[str, Any]:
+    try:
+        return component.stats()
+    except Exception as exc:  # a summary must still be written at shutdown
+        log.exception("stats() of %s failed", getattr(component, "name", getattr(component, "id", component)))
+        return {"error": f"{type(exc).__name__}: {exc}"}
 

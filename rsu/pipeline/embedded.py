@@ -31,8 +31,9 @@ log = logging.getLogger(__name__)
 
 
 def fingerprint(operators: Sequence[Operator]) -> str:
-    """Names and classes of the operators: a checkpoint restores only into the same set."""
-    return ";".join(f"{op.name}={type(op).__module__}.{type(op).__qualname__}" for op in operators)
+    """Names, classes and state versions of the operators: a checkpoint restores only into the same set."""
+    return ";".join(f"{op.name}={type(op).__module__}.{type(op).__qualname__}/v{op.state_version}"
+                    for op in operators)
 
 
 class _Ctx:

@@ -21,6 +21,7 @@ class FusionOperator(Operator):
     """Detections + RadarScan -> ObjectList, keyed by fusion group. ``cfg`` is the whole RsuConfig."""
 
     handles = (Detections, RadarScan)
+    state_version = 2  # 2: the tracker keeps its tracks in a columnar TrackTable
 
     def __init__(self, cfg: Any, *, mode: str | None = None, name: str = "fusion") -> None:
         self.name = name

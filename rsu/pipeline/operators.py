@@ -66,6 +66,9 @@ class Operator:
 
     name: str = "operator"
     handles: tuple[type, ...] = ()
+    state_version: int = 1
+    """Bump when the layout of the state an operator keeps changes: checkpoints of another version are not
+    restored (they would unpickle into objects the new code does not understand)."""
 
     def key(self, element: Product) -> str:
         """The key of ``element``: its state, timers and ordering are per key. Default: the source id."""
