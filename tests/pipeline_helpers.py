@@ -55,3 +55,43 @@ def assert_same_products(a: list[Any], b: list[Any]) -> None:
 
 def sort_key(p: Any) -> tuple[int, str, str]:
     return p.t_event_ns, type(p).__name__, getattr(p, "device", p.source)
+
+
+def jsonl_lines(path: Path) -> list[dict]:
+    """The JSON records a child box wrote so far (none when the file does not exist yet)."""
+    import json
+
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
+
+
+def kill_then_restart(child: Path, rec: Path, tmp: Path, *, speed: float, min_lines: int,
+                      wait_s: float) -> tuple[list[dict], list[dict], dict[str, Any]]:
+    """Run the box script ``child`` on ``rec`` (paced at ``speed``), SIGKILL it once it has published at least
+    ``min_lines`` records and written a checkpoint, then run it again unpaced from that checkpoint.
+
+    :returns: the records before the kill, the records after the restart, and the restart's stats line.
+    """
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out1, out2, ckpt = tmp / "before.jsonl", tmp / "after.jsonl", tmp / "ckpt"
+
+    def start(out: Path, pace: float) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, str(child), str(rec), str(out), str(ckpt), str(pace)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    proc = start(out1, speed)
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline and (len(jsonl_lines(out1)) < min_lines or not list(ckpt.glob("ckpt-*.pkl"))):
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    before = jsonl_lines(out1)
+    proc = start(out2, 0.0)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr[-2000:]
+    return before, jsonl_lines(out2), json.loads(stdout.strip().splitlines()[-1])

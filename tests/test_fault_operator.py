@@ -4,13 +4,7 @@ checkpointed and resumed, and the start-up rules of ``fault_prediction``."""
 
 from __future__ import annotations
 
-import json
-import os
 import pickle
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -27,6 +21,7 @@ from rsu.pipeline.windows import DeviceState
 from rsu.plugins.manager import create_plugin_manager
 from rsu.plugins.registry import collect_models
 from rsu.sim.furnace import CHANNELS, FurnaceSettings, simulate_run
+from pipeline_helpers import kill_then_restart
 
 SITE = {"name": "plant", "lat": 0, "lon": 0}
 
@@ -165,15 +160,6 @@ def test_missing_model_with_plant_readings_is_a_startup_problem() -> None:
 CHILD = Path(__file__).with_name("fault_kill_child.py")
 
 
-def _lines(path: Path) -> list[dict]:
-    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
-
-
-def _child(rec: Path, out: Path, ckpt: Path, speed: float) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(CHILD), str(rec), str(out), str(ckpt), str(speed)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
 @pytest.mark.slow
 def test_killed_box_resumes_fault_windows_from_checkpoint(spec, tmp_path: Path) -> None:
     from rsu.sim.furnace.recording import simulate
@@ -185,22 +171,10 @@ def test_killed_box_resumes_fault_windows_from_checkpoint(spec, tmp_path: Path) 
              for p in EmbeddedRunner([FaultWindowOperator(spec)]).run(iter_readings(rec, "furnaces"))}
     assert len(whole) == 2 * (600 - 59)
 
-    out1, out2, ckpt = tmp_path / "before.jsonl", tmp_path / "after.jsonl", tmp_path / "ckpt"
-    proc = _child(rec, out1, ckpt, speed=100.0)  # 600 s of recording in 6 s
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and (len(_lines(out1)) < 150 or not list(ckpt.glob("ckpt-*.pkl"))):
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(10)
-    before = _lines(out1)
+    before, after, stats = kill_then_restart(CHILD, rec, tmp_path, speed=100.0, min_lines=150,
+                                             wait_s=60)  # 600 s of recording in 6 s
     assert 150 <= len(before) < len(whole), "the kill must land mid-stream"
-
-    proc = _child(rec, out2, ckpt, speed=0.0)
-    stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 0, stderr[-2000:]
-    stats = json.loads(stdout.strip().splitlines()[-1])
     assert stats["checkpoint"]["restored"] == 1 and stats["replayed_skipped"] > 0
-    after = _lines(out2)
     # the windows and baselines resumed: the first predictions after the restart come at once (no refill of
     # 60 samples) and every one equals the uninterrupted run's
     assert after and len(after) + len(before) >= len(whole)

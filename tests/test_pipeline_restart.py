@@ -3,30 +3,15 @@ publishes after the restart equals an uninterrupted run."""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from rsu.pipeline.assemble import operators_from_config
 from rsu.pipeline.embedded import EmbeddedRunner
-from pipeline_helpers import recording
+from pipeline_helpers import kill_then_restart, recording
 
 CHILD = Path(__file__).with_name("pipeline_kill_child.py")
-
-
-def _lines(path: Path) -> list[dict]:
-    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
-
-
-def _child(rec: Path, out: Path, ckpt: Path, speed: float) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(CHILD), str(rec), str(out), str(ckpt), str(speed)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 @pytest.mark.slow
@@ -36,22 +21,10 @@ def test_killed_box_resumes_tracks_from_checkpoint(tmp_path: Path) -> None:
     whole = {o.t_event_ns: [[x.track_id, *x.position_enu[:2]] for x in o.objects]
              for o in EmbeddedRunner(operators_from_config(cfg)).run(products)}
 
-    out1, out2, ckpt = tmp_path / "before.jsonl", tmp_path / "after.jsonl", tmp_path / "ckpt"
-    proc = _child(rec, out1, ckpt, speed=2.0)  # 10 s of recording in 5 s
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and (len(_lines(out1)) < 40 or not list(ckpt.glob("ckpt-*.pkl"))):
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(10)
-    before = _lines(out1)
+    before, after, stats = kill_then_restart(CHILD, rec, tmp_path, speed=2.0, min_lines=40,
+                                             wait_s=30)  # 10 s of recording in 5 s
     assert 40 <= len(before) < len(whole), "the kill must land mid-stream"
-
-    proc = _child(rec, out2, ckpt, speed=0.0)
-    stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 0, stderr[-2000:]
-    stats = json.loads(stdout.strip().splitlines()[-1])
     assert stats["checkpoint"]["restored"] == 1 and stats["replayed_skipped"] > 0
-    after = _lines(out2)
     assert after, "nothing published after the restart"
     # everything after the restart is what the uninterrupted run published at the same event time
     for doc in after:
