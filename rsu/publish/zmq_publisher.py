@@ -36,7 +36,7 @@ from rsu.publish.schema_defs import ENVELOPE_KEYS
 from rsu.publish.topics import check_source, default_schema, topic_for
 from rsu_sdk import PublishError
 
-__all__ = ["ZmqPublisher", "ScopedPublisher"]
+__all__ = ["ZmqPublisher", "ScopedPublisher", "envelope_head", "join_envelope"]
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,19 @@ def _shutdown(sock: zmq.Socket, auth: Any, ctx: zmq.Context, own_context: bool) 
         auth.stop()
     if own_context:
         ctx.term()
+
+
+def envelope_head(schema_id: str, site: str, source: str) -> bytes:
+    """The constant start of a v1 envelope, up to ``"seq":`` (shared by the ZeroMQ and Kafka outputs)."""
+    return ('{"schema":%s,"site":%s,"source":%s,"seq":' % (
+        json.dumps(schema_id), json.dumps(site), json.dumps(source))).encode()
+
+
+def join_envelope(head: bytes, seq: int, t_event: int, t_publish: int, data: bytes) -> bytes:
+    """A whole v1 payload: ``head`` (:func:`envelope_head`), seq, times, then the members of ``data``
+    (compact JSON of an object, as :func:`_encode_data` makes)."""
+    rest = b"}" if data == b"{}" else b"," + data[1:]
+    return b"".join((head, b"%d,\"t_event\":%d,\"t_publish\":%d" % (seq, t_event, t_publish), rest))
 
 
 class ZmqPublisher:
@@ -256,17 +269,15 @@ class ZmqPublisher:
         schema_id = schema or default_schema(product)
         if not isinstance(schema_id, str):
             raise PublishError(f"{product}: schema must be a string, got {schema_id!r}")
-        head = '{"schema":%s,"site":%s,"source":%s,"seq":' % (
-            json.dumps(schema_id), json.dumps(self.site), json.dumps(source or default_source))
+        head = envelope_head(schema_id, self.site, source or default_source)
         if len(self._cache) >= _CACHE_MAX:
             self._cache.clear()
-        hit = self._cache[key] = (topic, topic.encode(), head.encode())
+        hit = self._cache[key] = (topic, topic.encode(), head)
         return hit
 
     def _send(self, topic: str, topic_b: bytes, head: bytes, data: bytes, t_event_ns: int | None,
               body: bytes | None, hold: bool = False) -> bool:
         """Send, or count a drop; True when done with, False (``hold`` only) when refused and not counted."""
-        rest = b"}" if data == b"{}" else b"," + data[1:]
         with self._lock:
             if self._closed:  # shutting down: plugins may still publish; count, do not raise
                 self._dropped[topic] += 1
@@ -274,7 +285,7 @@ class ZmqPublisher:
             seq = self._sent[topic] + self._dropped[topic]
             t_publish = time.time_ns()
             t_event = t_publish if t_event_ns is None else int(t_event_ns)
-            payload = b"".join((head, b"%d,\"t_event\":%d,\"t_publish\":%d" % (seq, t_event, t_publish), rest))
+            payload = join_envelope(head, seq, t_event, t_publish, data)
             frames = [topic_b, payload] if body is None else [topic_b, payload, body]
             try:
                 self._sock.send_multipart(frames, flags=zmq.NOBLOCK)
