@@ -36,12 +36,16 @@ SENSOR_TYPES: dict[str, int] = {
 _PEDESTRIAN = ("vruSubClass", ("pedestrian", 1))                      # ordinary-pedestrian
 _BICYCLIST = ("vruSubClass", ("bicyclistAndLightVruVehicle", 1))      # bicyclist
 _ANIMAL = ("vruSubClass", ("animal", 0))                              # sub-profile unavailable
+# two-wheelers are VRUs: the CDD's vehicleSubClass constraint (unknown|passengerCar..tram|agricultural)
+# excludes moped (3) and motorcycle (4), so they go in the motorcyclist branch
+_MOPED = ("vruSubClass", ("motorcyclist", 1))                         # moped
+_MOTORCYCLE = ("vruSubClass", ("motorcyclist", 2))                    # motorcycle
 _UNKNOWN = ("otherSubClass", 0)                                       # unknown
 
 CLASS_MAP: dict[str, tuple[str, Any]] = {
     "person": _PEDESTRIAN, "pedestrian": _PEDESTRIAN,
     "bicycle": _BICYCLIST, "cyclist": _BICYCLIST, "bicyclist": _BICYCLIST,
-    "moped": ("vehicleSubClass", 3), "motorcycle": ("vehicleSubClass", 4), "motorbike": ("vehicleSubClass", 4),
+    "moped": _MOPED, "motorcycle": _MOTORCYCLE, "motorbike": _MOTORCYCLE, "motorcyclist": _MOTORCYCLE,
     "car": ("vehicleSubClass", 5), "passenger_car": ("vehicleSubClass", 5),
     "bus": ("vehicleSubClass", 6), "van": ("vehicleSubClass", 7), "light_truck": ("vehicleSubClass", 7),
     "truck": ("vehicleSubClass", 8), "heavy_truck": ("vehicleSubClass", 8), "trailer": ("vehicleSubClass", 9),
@@ -50,7 +54,9 @@ CLASS_MAP: dict[str, tuple[str, Any]] = {
     "animal": _ANIMAL, "dog": _ANIMAL, "horse": _ANIMAL, "cat": _ANIMAL, "cow": _ANIMAL, "sheep": _ANIMAL,
     "bird": _ANIMAL,
 }
-"""Class names of the detectors and radars (lower case) -> ObjectClass; anything else is other/unknown."""
+"""Class names of the detectors and radars (lower case) -> ObjectClass; anything else is other/unknown.
+
+Every ``vehicleSubClass`` value here is one the standard allows there: 0, 5..11 or 14."""
 
 
 def object_class(class_name: str) -> tuple[str, Any]:

@@ -17,7 +17,7 @@ from rsu_traffic_broadcast import codec
 from rsu_traffic_broadcast.cpm_builder import SENSOR_TYPES, SensorEntry, SensorRegistry, Station, build_cpm
 from rsu_traffic_broadcast.generator import CpmGenerator
 from rsu_traffic_broadcast.inclusion import RatePolicy
-from rsu_traffic_broadcast.radio import UdpForwarder
+from rsu_traffic_broadcast.radio import CPM_RADIO_SCHEMA, CpmRadio, radio_settings
 
 __all__ = ["CONFIG_SCHEMA", "ENCODING", "TrafficBroadcast", "default_station_id", "encode_object_list",
            "encoder_spec"]
@@ -32,15 +32,11 @@ CONFIG_SCHEMA: dict[str, Any] = {
     "properties": {
         "station_id": {"type": "integer", "minimum": 0, "maximum": 4294967295,
                        "description": "ITS StationId of the box; default: CRC-32 of the site name"},
-        "radio": {
-            "type": "object", "additionalProperties": False, "required": ["host", "port"],
-            "description": "UDP endpoint of the V2X radio stack (PC5/DSRC); absent: no forwarding",
-            "properties": {
-                "host": {"type": "string", "minLength": 1},
-                "port": {"type": "integer", "minimum": 1, "maximum": 65535},
-                "enabled": {"type": "boolean", "default": True},
-            },
-        },
+        "radio": {**CPM_RADIO_SCHEMA,
+                  "description": "the V2X radio (GeoNetworking/BTP on Ethernet, or UDP to a vendor stack); "
+                                 "absent: no sending"},
+        "radios": {"type": "array", "maxItems": 8, "items": CPM_RADIO_SCHEMA,
+                   "description": "more radios, each with its own mode"},
         "busy_hz": {"type": "number", "minimum": 1, "maximum": 10, "default": 10,
                     "description": "CPM rate with at least busy_threshold tracked objects"},
         "quiet_hz": {"type": "number", "minimum": 1, "maximum": 10, "default": 5,
@@ -109,7 +105,7 @@ class TrafficBroadcast:
     def __init__(self) -> None:
         self.context: PluginContext | None = None
         self.generator: CpmGenerator | None = None
-        self.radio: UdpForwarder | None = None
+        self.radios: list[CpmRadio] = []
         self.station_id = 0
         self.published = 0
 
@@ -134,15 +130,15 @@ class TrafficBroadcast:
                                       max_bytes=int(config.get("max_bytes", 1100)),
                                       include_tentative=bool(config.get("include_tentative", False)))
         codec.specification("uper")  # compile now, not on the first cycle
-        radio = config.get("radio")
-        if radio and radio.get("enabled", True):
+        for path, settings in radio_settings(config):
             try:
-                self.radio = UdpForwarder(radio["host"], int(radio["port"]))
-            except OSError as exc:
-                raise PluginConfigError("traffic_broadcast", [
-                    f"radio: cannot open UDP to {radio['host']}:{radio['port']}: {exc}"]) from None
-        context.logger.info("traffic_broadcast: station %d, %s Hz busy / %s Hz quiet, radio %s",
-                            self.station_id, busy, quiet, self.radio.address if self.radio else "off")
+                self.radios.append(CpmRadio(settings, station_id=self.station_id, site=context.site))
+            except (ValueError, OSError) as exc:
+                self._close_radios()
+                reason = str(exc).removeprefix("radio: ")
+                raise PluginConfigError("traffic_broadcast", [f"{path}: {reason}"]) from None
+        context.logger.info("traffic_broadcast: station %d, %s Hz busy / %s Hz quiet, radios %s",
+                            self.station_id, busy, quiet, ", ".join(map(str, self.radios)) or "off")
 
     @hookimpl
     def rsu_on_objects(self, objects: ObjectList) -> None:
@@ -152,24 +148,27 @@ class TrafficBroadcast:
         for cpm in self.generator.on_objects(objects):
             publisher.publish_binary(PRODUCT, cpm.header(self.station_id), cpm.body, t_event_ns=cpm.t_event_ns)
             self.published += 1
-            if self.radio is not None:
-                self.radio.send(cpm.body)
+            for radio in self.radios:
+                radio.send(cpm.body)
 
     @hookimpl
     def rsu_on_stop(self) -> None:
-        if self.radio is not None:
-            self.radio.close()
+        radios = [r.stats() for r in self.radios]
+        self._close_radios()
         if self.context is not None and self.generator is not None:
-            stats = self.radio.stats if self.radio else None
             self.context.logger.info(
-                "traffic_broadcast: %s; published %d; radio sent %s, errors %s", self.generator.counts,
-                self.published, stats.sent if stats else "-", stats.errors if stats else "-")
+                "traffic_broadcast: %s; published %d; radios %s", self.generator.counts, self.published,
+                "; ".join(f"{r['link']} sent {r['sent'].get('cpm', 0)}, errors {r['errors']}" for r in radios)
+                or "off")
+
+    def _close_radios(self) -> None:
+        for radio in self.radios:
+            radio.close()
 
     def stats(self) -> dict[str, Any]:
         """Counters for tests and diagnostics."""
         out: dict[str, Any] = dict(self.generator.counts) if self.generator else {}
         out["published"] = self.published
-        if self.radio is not None:
-            out["radio"] = {"sent": self.radio.stats.sent, "bytes": self.radio.stats.bytes,
-                            "errors": self.radio.stats.errors}
+        if self.radios:
+            out["radios"] = [r.stats() for r in self.radios]
         return out

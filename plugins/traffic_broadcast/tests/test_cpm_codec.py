@@ -95,7 +95,8 @@ def test_message_rate(hz: float, rate: dict[str, int]) -> None:
 @pytest.mark.parametrize(("name", "cls"), [
     ("person", ("vruSubClass", ("pedestrian", 1))), ("Pedestrian", ("vruSubClass", ("pedestrian", 1))),
     ("bicycle", ("vruSubClass", ("bicyclistAndLightVruVehicle", 1))), ("car", ("vehicleSubClass", 5)),
-    ("bus", ("vehicleSubClass", 6)), ("truck", ("vehicleSubClass", 8)), ("motorcycle", ("vehicleSubClass", 4)),
+    ("bus", ("vehicleSubClass", 6)), ("truck", ("vehicleSubClass", 8)),
+    ("motorcycle", ("vruSubClass", ("motorcyclist", 2))), ("moped", ("vruSubClass", ("motorcyclist", 1))),
     ("dog", ("vruSubClass", ("animal", 0))), ("unknown", ("otherSubClass", 0)), ("zeppelin", ("otherSubClass", 0)),
 ])
 def test_class_mapping(name: str, cls: tuple) -> None:

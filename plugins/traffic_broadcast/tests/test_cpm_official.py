@@ -103,7 +103,7 @@ def test_clamped_values_decode_as_the_standards_codes(official: Any) -> None:
     far = objects(3)
     far[0] = type(far[0])(**{**{f: getattr(far[0], f) for f in far[0].__dataclass_fields__},
                              "position_enu": (5000.0, -5000.0, 2000.0), "velocity_enu": (250.0, -250.0),
-                             "class_name": "flying saucer", "size": (40.0, 0.0, 0.01), "age_s": 3600.0,
+                             "class_name": "unknown", "size": (40.0, 0.0, 0.01), "age_s": 3600.0,
                              "heading_deg": math.nan, "position_std_m": 80.0})
     value = build_cpm(far, station=STATION, reference_ns=T0_NS, sensors=_sensors())
     obj = official_decode(official, codec.encode(value))["payload"]["cpmContainers"][-1][

@@ -33,7 +33,7 @@ def _cycles(seconds: float, step_ms: int = 50, n: int = 12) -> list[ObjectList]:
     for k in range(int(seconds * 1000 / step_ms)):
         t_s = k * step_ms / 1000
         objs = tuple(make_fused_object(i + 1, position_enu=(12.0 * t_s + 8.0 * i, 3.5 * (i % 3), 0.0),
-                                       velocity_enu=(12.0, 0.0), class_name=("car", "person", "bus")[i % 3])
+                                       velocity_enu=(12.0, 0.0), class_name=("car", "pedestrian", "truck")[i % 3])
                      for i in range(n))
         out.append(ObjectList(source="fusion", t_event_ns=T0_NS + k * step_ms * MS, objects=objs))
     return out
@@ -67,8 +67,9 @@ def test_publishes_cpms_and_forwards_them_to_the_radio(radio: socket.socket) -> 
     sensors = next(c["containerData"] for c in first["payload"]["cpmContainers"] if c["containerId"] == 3)
     assert [(s["sensorId"], s["sensorType"]) for s in sensors] == [(10, 3), (11, 1)]
     assert sensors[0]["perceptionRegionShape"] == {"circular": {"radius": 600}}
-    assert run.plugin.stats()["radio"] == {"sent": len(published), "bytes": sum(len(m.body) for m in published),
-                                           "errors": 0}
+    [radio_stats] = run.plugin.stats()["radios"]
+    assert (radio_stats["mode"], radio_stats["sent"], radio_stats["errors"]) == ("udp-bare", {"cpm": len(published)}, 0)
+    assert radio_stats["bytes"] == sum(len(m.body) for m in published)
 
 
 def test_published_bodies_decode_with_the_official_modules(official: Any) -> None:
@@ -106,7 +107,7 @@ def test_duplicate_sensor_ids_are_a_config_error() -> None:
 
 def test_extreme_objects_never_raise_in_the_hot_path() -> None:
     wild = make_fused_object(10**12, position_enu=(1e7, -1e7, 1e5), velocity_enu=(1e4, -1e4), heading_deg=float("nan"),
-                             class_name="", size=(1e3, -1.0, 0.0), age_s=-5.0, confidence=0.0)
+                             class_name="unknown", size=(1e3, -1.0, 0.0), age_s=-5.0, confidence=0.0)
     run = run_plugin(TrafficBroadcast, [ObjectList(source="f", t_event_ns=T0_NS, objects=(wild,))])
     [msg] = run.messages("v2x/cpm")
     obj = codec.decode(msg.body)["payload"]["cpmContainers"][-1]["containerData"]["perceivedObjects"][0]
