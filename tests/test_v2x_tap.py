@@ -47,7 +47,8 @@ def test_rsu_tap_prints_decoded_cpms(pub: ZmqPublisher, tmp_path: Path) -> None:
             name="traffic_broadcast", site=SITE, config={"station_id": 31337},
             publisher=pub.scoped("traffic_broadcast"), emit=lambda product: None, logger=logging.getLogger("test")))
         for k in range(3):                                   # new, moved 6 m, moved 6 m again: 3 CPMs
-            objs = (make_fused_object(1, position_enu=(6.0 * k, 0.0, 0.0)), make_fused_object(2, class_name="person"))
+            objs = (make_fused_object(1, position_enu=(6.0 * k, 0.0, 0.0)),
+                    make_fused_object(2, class_name="pedestrian"))
             plugin.rsu_on_objects(objects=ObjectList(source="fusion", t_event_ns=T0_NS + k * 500 * MS, objects=objs))
         plugin.rsu_on_stop()
         out, err = proc.communicate(timeout=60)

@@ -25,7 +25,7 @@ ENCODING = "cpm-uper"
 SIZES = (1, 10, 30, 100)
 SITE = SiteInfo(name="bench", lat=48.137, lon=11.575, alt=519.0)
 T0_NS = 1_700_000_000_000_000_000
-CLASSES = ("car", "person", "bicycle", "truck", "bus", "motorcycle")
+CLASSES = ("car", "pedestrian", "bicycle", "truck", "unknown", "motorcycle")  # rsu_sdk.OBJECT_CLASSES
 PERIOD_10HZ_MS = 100.0
 
 

@@ -48,7 +48,13 @@ class Publisher(Protocol):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SiteInfo:
-    """The site the box serves: its name and the WGS84 origin of the ENU frame."""
+    """The site the box serves: its name and the WGS84 origin of the ENU frame.
+
+    :param name: ``site.name`` of the config; the second topic level (``rsu/<name>/...``).
+    :param lat: WGS84 latitude of the origin, degrees.
+    :param lon: WGS84 longitude of the origin, degrees.
+    :param alt: altitude of the origin, m.
+    """
 
     name: str
     lat: float
@@ -60,12 +66,20 @@ class SiteInfo:
 class PluginContext:
     """Everything a plugin gets in :func:`rsu_sdk.hookspecs.rsu_on_start`.
 
-    :param name: the plugin's name as enabled in the config.
+    :param name: the plugin's name as enabled in the config (its entry point name).
+    :param site: the site the box serves (name and ENU origin).
     :param config: the plugin's validated settings (``plugins.<name>`` in the config), read-only.
-    :param publisher: publish products through the host's bus.
-    :param emit: hand a product back to the host, which dispatches it to the other plugins
-        (e.g. an :class:`~rsu_sdk.types.Alarm` or an :class:`~rsu_sdk.types.ActuationOutcome`).
-    :param state_dir: a folder the plugin may keep state in across restarts, or None.
+    :param publisher: publishes payloads that are **not** SDK products (the plugin's own products, e.g.
+        ``zone_count``, or binary bodies such as UPER-encoded V2X messages) through the host's bus.
+    :param emit: hands an SDK product (:data:`~rsu_sdk.types.Product`: an ``Alarm``, an ``ActuationCommand``,
+        an ``ActuationOutcome``, a ``Prediction``, ...) to the host. The host then both **publishes** it with
+        its own payload code (:mod:`rsu_sdk.payloads`) on ``rsu/<site>/<product>/<source>`` (e.g. an
+        ``Alarm`` with ``source="furnace-2"`` on ``rsu/<site>/fault/furnace-2``, schema ``rsu.fault.alarm/1``)
+        and **routes** it to the other plugins' hooks (never back to the emitter). So a plugin never builds the
+        wire payload of a product it emits, and never publishes it a second time through ``publisher``.
+        Callable from any thread; never blocks on the network.
+    :param logger: the plugin's logger, ``rsu.plugin.<name>``; shown by ``rsu -v run``.
+    :param state_dir: a folder the plugin may keep state in across restarts, or None when the box keeps none.
     """
 
     name: str

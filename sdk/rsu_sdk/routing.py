@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rsu_sdk.errors import InvalidDataError
 from rsu_sdk.types import (
+    ActuationCommand,
     ActuationOutcome,
     Alarm,
     Detections,
@@ -26,10 +27,12 @@ PRODUCT_HOOKS: dict[type, tuple[str, str]] = {
     SensorReading: ("rsu_on_reading", "reading"),
     Prediction: ("rsu_on_prediction", "prediction"),
     Alarm: ("rsu_on_alarm", "alarm"),
+    ActuationCommand: ("rsu_on_command", "command"),
     ActuationOutcome: ("rsu_on_actuation", "outcome"),
     HealthEvent: ("rsu_on_health", "event"),
 }
-"""Product type -> (hook name, the hook's argument name)."""
+"""Product type -> (hook name, the hook's argument name): every :data:`~rsu_sdk.types.Product` type has
+one hook, and the host routes by this table."""
 
 
 def hook_for(product: Product) -> tuple[str, str]:

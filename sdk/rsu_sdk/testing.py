@@ -11,7 +11,10 @@ Enable it in a test module or the root ``conftest.py``::
 Fixtures: ``plugin_manager`` (a fresh manager with the rsu hookspecs), ``register_plugin`` (registers a plugin
 into it and unregisters it at teardown), ``recording_publisher``. Factories ``make_*`` build valid values
 with sensible defaults; any field can be overridden by keyword. :func:`run_plugin` starts a plugin the way
-the host does, feeds it inputs, stops it and returns what it published and emitted.
+the host does, feeds it inputs, stops it and returns what it published and emitted. Like the host, it
+publishes every product the plugin emits with the host's payload code (:mod:`rsu_sdk.payloads`), and the
+:class:`RecordingPublisher` refuses the topics the host refuses (:mod:`rsu_sdk.topics`).
+:func:`plugin_context` builds the same context for a test that drives a plugin's hooks itself.
 
 PYTEST_DONT_REWRITE: this module asserts nothing itself, and test modules import it before pytest
 registers it as a plugin, so pytest is told not to rewrite it (and not to warn about that).
@@ -22,7 +25,6 @@ from __future__ import annotations
 import inspect
 import json
 import logging
-import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -42,18 +44,19 @@ from rsu_sdk.factories import (
     make_fused_object, make_health_event, make_object_list, make_prediction, make_radar_object, make_radar_scan,
     make_reading,
 )
+from rsu_sdk.payloads import publish_product
 from rsu_sdk.routing import hook_for
-from rsu_sdk.types import Product
+from rsu_sdk.topics import check_source, topic_for
+from rsu_sdk.types import Frame, Product
 
 __all__ = [
-    "DEFAULT_SITE", "T0_NS", "PluginRun", "PublishedMessage", "RecordingPublisher", "make_actuation_command",
+    "DEFAULT_SITE", "T0_NS", "PluginRun", "PublishedMessage", "RecordingPublisher", "host_emitter",
+    "make_actuation_command",
     "make_actuation_outcome", "make_alarm", "make_detections", "make_frame", "make_fused_object",
     "make_health_event", "make_object_list", "make_prediction", "make_radar_object", "make_radar_scan",
-    "make_reading", "new_plugin_manager", "plugin_manager", "recording_publisher", "register_plugin",
-    "run_plugin",
+    "make_reading", "new_plugin_manager", "plugin_context", "plugin_manager", "recording_publisher",
+    "register_plugin", "run_plugin",
 ]
-
-_PRODUCT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*$")
 
 
 # -------------------------------------------------------------------------------------------------
@@ -63,7 +66,10 @@ _PRODUCT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*$")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PublishedMessage:
-    """One call of :meth:`RecordingPublisher.publish` (``body`` is None) or ``publish_binary``."""
+    """One call of :meth:`RecordingPublisher.publish` (``body`` is None) or ``publish_binary``.
+
+    ``topic`` is the topic the host would send it on, ``rsu/<site>/<product>[/<source>]``.
+    """
 
     product: str
     data: Mapping[str, Any]
@@ -71,6 +77,7 @@ class PublishedMessage:
     schema: str | None = None
     t_event_ns: int | None = None
     body: bytes | None = None
+    topic: str = ""
 
 
 def _json_default(value: Any) -> Any:
@@ -82,17 +89,22 @@ def _json_default(value: Any) -> Any:
 class RecordingPublisher:
     """A :class:`~rsu_sdk.context.Publisher` that records each message instead of sending it.
 
-    Like the host's publisher it rejects a bad product name or a payload that is not JSON-serialisable
+    Like the host's publisher it applies the topic rule of :mod:`rsu_sdk.topics` (a bad product name or
+    source level raises :class:`~rsu_sdk.PublishError`) and rejects a payload that is not JSON-serialisable
     (numpy scalars and arrays are converted); ``data`` is stored as a subscriber would decode it.
+
+    :param site: the site name used for :attr:`PublishedMessage.topic`.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, site: str = DEFAULT_SITE.name) -> None:
+        self.site = site
         self.messages: list[PublishedMessage] = []
         self._lock = threading.Lock()
 
     def _record(self, product: str, data: Mapping[str, Any], body: bytes | None, **meta: Any) -> None:
-        if not isinstance(product, str) or not _PRODUCT_NAME.match(product):
-            raise PublishError(f"product: expected lower-case topic levels like 'fault' or 'v2x/cpm', got {product!r}")
+        topic = topic_for(self.site, product)
+        if meta.get("source") is not None:
+            topic = f"{topic}/{check_source(meta['source'])}"
         if not isinstance(data, Mapping):
             raise PublishError(f"{product}: payload must be a mapping, got {type(data).__name__}")
         try:
@@ -100,7 +112,7 @@ class RecordingPublisher:
         except (TypeError, ValueError) as exc:
             raise PublishError(f"{product}: payload is not JSON-serialisable: {exc}") from None
         with self._lock:
-            self.messages.append(PublishedMessage(product=product, data=decoded, body=body, **meta))
+            self.messages.append(PublishedMessage(product=product, data=decoded, body=body, topic=topic, **meta))
 
     def publish(self, product: str, data: Mapping[str, Any], *, source: str | None = None,
                 t_event_ns: int | None = None, schema: str | None = None) -> None:
@@ -114,7 +126,53 @@ class RecordingPublisher:
 
     def of(self, product: str) -> list[PublishedMessage]:
         """The messages published as ``product``, in order."""
-        return [m for m in self.messages if m.product == product]
+        with self._lock:
+            return [m for m in self.messages if m.product == product]
+
+    def of_schema(self, schema: str) -> list[PublishedMessage]:
+        """The messages published with schema id ``schema``, in order."""
+        with self._lock:
+            return [m for m in self.messages if m.schema == schema]
+
+
+def host_emitter(publisher: RecordingPublisher, emitted: list[Product]) -> Callable[[Product], None]:
+    """A ``PluginContext.emit`` that does what the host does with an emitted product.
+
+    It checks that a hook receives the product's type, publishes it with the host's payload code
+    (:func:`rsu_sdk.payloads.publish_product`; a ``Frame`` is not published, as on the box) and appends it
+    to ``emitted`` (where the host would route it to the other plugins). Safe to call from any thread.
+    """
+    lock = threading.Lock()
+
+    def emit(product: Product) -> None:
+        hook_for(product)  # an unknown type is an error, as on the box
+        with lock:
+            if not isinstance(product, Frame):
+                publish_product(publisher, product)
+            emitted.append(product)
+
+    return emit
+
+
+def plugin_context(
+    *,
+    name: str = "plugin-under-test",
+    config: Mapping[str, Any] | None = None,
+    publisher: RecordingPublisher | None = None,
+    emitted: list[Product] | None = None,
+    site: SiteInfo | None = None,
+    state_dir: Path | None = None,
+) -> PluginContext:
+    """The :class:`~rsu_sdk.PluginContext` the host would hand a plugin, for tests that call hooks themselves.
+
+    ``config`` is frozen (read-only) as on the box; ``emit`` is :func:`host_emitter` over ``publisher`` and
+    ``emitted`` (pass your own to inspect them); the logger is ``rsu.plugin.<name>``.
+    """
+    pub = publisher if publisher is not None else RecordingPublisher((site or DEFAULT_SITE).name)
+    sink = emitted if emitted is not None else []
+    return PluginContext(name=name, site=site or DEFAULT_SITE, config=_freeze(dict(config or {})), publisher=pub,
+                         emit=host_emitter(pub, sink), logger=logging.getLogger(f"rsu.plugin.{name}"),
+                         state_dir=state_dir)
 
 
 def new_plugin_manager() -> pluggy.PluginManager:
@@ -218,7 +276,9 @@ def run_plugin(
     The plugin is registered into a fresh manager (unknown ``rsu_*`` hooks are an error), its ``config`` is
     validated against the schema it declares (when ``jsonschema`` is installed; raises
     :class:`~rsu_sdk.errors.PluginConfigError`), and each input goes to the hook :func:`~rsu_sdk.hook_for`
-    names. Unlike the host, exceptions from the plugin propagate, so that the test shows the traceback.
+    names. What the plugin emits is published as the host would publish it (:func:`host_emitter`), so
+    ``run.messages("fault")`` shows an emitted ``Alarm``'s payload. Unlike the host, exceptions from the
+    plugin propagate, so that the test shows the traceback.
     """
     obj = plugin() if inspect.isclass(plugin) else plugin
     pm = new_plugin_manager()
@@ -228,10 +288,9 @@ def run_plugin(
     problems = _config_problems(pm.hook.rsu_config_schema(), settings)
     if problems:
         raise PluginConfigError(name, problems)
-    run = PluginRun(plugin=obj, publisher=RecordingPublisher())
-    context = PluginContext(name=name, site=site or DEFAULT_SITE, config=_freeze(settings),
-                            publisher=run.publisher, emit=run.emitted.append,
-                            logger=logging.getLogger(f"rsu.plugin.{name}"), state_dir=state_dir)
+    run = PluginRun(plugin=obj, publisher=RecordingPublisher((site or DEFAULT_SITE).name))
+    context = plugin_context(name=name, config=settings, publisher=run.publisher, emitted=run.emitted,
+                             site=site, state_dir=state_dir)
     pm.hook.rsu_on_start(context=context)
     try:
         for item in inputs:

@@ -1,14 +1,17 @@
 """The ``dust_control`` plugin: air-station readings in, sprayer commands out over Modbus TCP.
 
-``rsu_on_reading`` runs the pure :class:`~rsu_dust_control.rules.RuleEngine`, records each resulting
-command durably in the outbox journal, publishes it and wakes that actuator's worker; it never touches the
-network, so it returns in well under a millisecond plus one fsync per command. Each actuator's worker
-thread then writes, confirms and reports (see :mod:`rsu_dust_control.actuator`).
+``rsu_on_reading`` (on the plugin's worker thread) runs the pure :class:`~rsu_dust_control.rules.RuleEngine`,
+records each resulting command durably in the outbox journal, emits it and wakes that actuator's worker; it
+never touches the network, so it returns in well under a millisecond plus one fsync per command. Each
+actuator's worker thread then writes, confirms and reports (see :mod:`rsu_dust_control.actuator`).
+``rsu_on_command`` executes commands other plugins emit for this plugin's actuators the same way.
 
-Published on product ``actuation`` with source = the actuator id (topic ``rsu/<site>/actuation/<actuator>``):
-``rsu.actuation.command/1`` when a command is issued, ``rsu.actuation.outcome/1`` when it is confirmed, and
-``rsu.fault.alarm/1`` (kind ``actuator_unreachable``) when the actuator stops / starts answering.
-Emitted to the other plugins: :class:`~rsu_sdk.ActuationOutcome` and :class:`~rsu_sdk.Alarm`.
+Everything is emitted with ``source`` = the actuator id; the host publishes it with its payload code and
+routes it to the other plugins (this plugin builds no wire payload): the :class:`~rsu_sdk.ActuationCommand`
+when issued and the :class:`~rsu_sdk.ActuationOutcome` when confirmed on ``rsu/<site>/actuation/<actuator>``
+(``rsu.actuation.command/1``, ``rsu.actuation.outcome/1``), and an :class:`~rsu_sdk.Alarm` (kind
+``actuator_unreachable``) when the actuator stops / starts answering on ``rsu/<site>/fault/<actuator>``
+(``rsu.fault.alarm/1``).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from rsu_sdk import ActuationCommand, ActuationOutcome, Alarm, PluginContext, PublishError, SensorReading, hookimpl
+from rsu_sdk import ActuationCommand, ActuationOutcome, Alarm, PluginContext, SensorReading, hookimpl
 
 from rsu_dust_control.actuator import ActuatorWorker, Result
 from rsu_dust_control.journal import Journal
@@ -45,7 +48,7 @@ class DustControl:
         self.workers: dict[str, ActuatorWorker] = {}
         self.override: OverrideCoil | None = None
         self.counts = {"readings": 0, "commands": 0, "duplicates": 0, "outcomes": 0, "alarms": 0,
-                       "publish_errors": 0}
+                       "emit_errors": 0}
         self._lock = threading.Lock()
 
     # -- hooks ------------------------------------------------------------------------------------
@@ -88,6 +91,12 @@ class DustControl:
             self._save_engine_state()
 
     @hookimpl
+    def rsu_on_command(self, command: ActuationCommand) -> None:
+        """Execute a command another plugin emitted, when it is for one of this plugin's actuators."""
+        if self.journal is not None and command.actuator in self.workers:
+            self.submit(command, announce=False)
+
+    @hookimpl
     def rsu_on_stop(self) -> None:
         if self.context is None or self.settings is None:
             return
@@ -109,23 +118,24 @@ class DustControl:
 
     # -- commands ---------------------------------------------------------------------------------
 
-    def submit(self, cmd: ActuationCommand) -> bool:
-        """Queue a command for its actuator (durably), publish it and wake the worker; never blocks on I/O
-        beyond one fsync. Returns False for an unknown actuator or an id seen before."""
+    def submit(self, cmd: ActuationCommand, *, announce: bool = True) -> bool:
+        """Queue a command for its actuator (durably), emit it (unless ``announce`` is False: it came from
+        another plugin, which emitted it already) and wake the worker; never blocks on I/O beyond one fsync.
+        Returns False for an unknown actuator or an id seen before."""
         assert self.journal is not None
         worker = self.workers.get(cmd.actuator)
         if worker is None or not self.journal.add(cmd):
             self.counts["duplicates"] += worker is not None
             return False
         self.counts["commands"] += 1
-        self._publish("rsu.actuation.command/1", cmd.actuator, cmd.t_event_ns, {
-            "command_id": cmd.command_id, "actuator": cmd.actuator, "action": cmd.action, "reason": cmd.reason})
+        if announce:
+            self._emit(cmd)
         worker.notify()
         return True
 
     def _command(self, d: Decision) -> ActuationCommand:
         assert self.context is not None
-        return ActuationCommand(source=self.context.name, t_event_ns=d.t_event_ns, actuator=d.sprayer,
+        return ActuationCommand(source=d.sprayer, t_event_ns=d.t_event_ns, actuator=d.sprayer,
                                 action=d.action, command_id=f"{d.sprayer}:{d.action}:{d.t_event_ns}",
                                 reason=d.reason)
 
@@ -135,42 +145,28 @@ class DustControl:
         now = time.time_ns()
         with self._lock:
             self.counts["outcomes"] += 1
-        self._publish("rsu.actuation.outcome/1", cmd.actuator, now, {
-            "command": {"command_id": cmd.command_id, "actuator": cmd.actuator, "action": cmd.action,
-                        "reason": cmd.reason, "source": cmd.source, "t_event": cmd.t_event_ns},
-            "ok": result.ok, "attempts": result.attempts, "error": result.error})
-        self._emit(ActuationOutcome(source=self.context.name, t_event_ns=now, command=cmd, ok=result.ok,
+        self._emit(ActuationOutcome(source=cmd.actuator, t_event_ns=now, command=cmd, ok=result.ok,
                                     attempts=result.attempts, error=result.error))
 
     def _on_reachable(self, actuator: str, ok: bool, reason: str) -> None:
         assert self.context is not None
         now = time.time_ns()
         message = f"actuator {actuator} answers again" if ok else f"actuator {actuator} unreachable: {reason}"
-        alarm = Alarm(source=self.context.name, t_event_ns=now, device=actuator, kind="actuator_unreachable",
-                      active=not ok, severity="info" if ok else "critical", message=message)
         with self._lock:
             self.counts["alarms"] += 1
-        self._publish("rsu.fault.alarm/1", actuator, now, {
-            "device": actuator, "kind": alarm.kind, "active": alarm.active, "severity": alarm.severity,
-            "score": None, "message": message})
-        self._emit(alarm)
+        self._emit(Alarm(source=actuator, t_event_ns=now, device=actuator, kind="actuator_unreachable",
+                         active=not ok, severity="info" if ok else "critical", message=message))
 
     # -- plumbing ---------------------------------------------------------------------------------
 
-    def _publish(self, schema: str, actuator: str, t_event_ns: int, data: dict[str, Any]) -> None:
-        assert self.context is not None
-        try:
-            self.context.publisher.publish("actuation", data, source=actuator, t_event_ns=t_event_ns, schema=schema)
-        except (PublishError, ValueError, TypeError) as exc:
-            with self._lock:
-                self.counts["publish_errors"] += 1
-            self.context.logger.warning("could not publish %s for %s: %s", schema, actuator, exc)
-
-    def _emit(self, product: ActuationOutcome | Alarm) -> None:
+    def _emit(self, product: ActuationCommand | ActuationOutcome | Alarm) -> None:
+        """Hand a product to the host (which publishes and routes it); called from several threads."""
         assert self.context is not None
         try:
             self.context.emit(product)
         except Exception as exc:  # noqa: BLE001 - the host's emitter failing must not stop the worker
+            with self._lock:
+                self.counts["emit_errors"] += 1
             self.context.logger.warning("could not emit %s: %s", type(product).__name__, exc)
 
     def _load_engine_state(self, folder: Path | None) -> EngineState | None:

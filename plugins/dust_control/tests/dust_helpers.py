@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import socket
 import threading
 import time
@@ -13,8 +12,7 @@ from typing import Any
 
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
-from rsu_sdk import PluginContext
-from rsu_sdk.testing import DEFAULT_SITE, RecordingPublisher
+from rsu_sdk.testing import RecordingPublisher, plugin_context
 
 from rsu_dust_control import DustControl
 
@@ -117,19 +115,18 @@ def sprayer_config(port: int, n: int = 2, *, readback: bool = True, **extra: Any
 
 
 class Harness:
-    """The plugin started as the host would, with a recording publisher and a list of emitted products."""
+    """The plugin started as the host would: what it emits is recorded and published as the host would."""
 
     def __init__(self, config: dict[str, Any], state_dir: Path | None = None) -> None:
         self.publisher = RecordingPublisher()
         self.emitted: list[Any] = []
         self.plugin = DustControl()
-        self.plugin.rsu_on_start(context=PluginContext(
-            name="dust_control", site=DEFAULT_SITE, config=config, publisher=self.publisher,
-            emit=self.emitted.append, logger=logging.getLogger("rsu.plugin.dust_control"), state_dir=state_dir))
+        self.plugin.rsu_on_start(context=plugin_context(
+            name="dust_control", config=config, publisher=self.publisher, emitted=self.emitted,
+            state_dir=state_dir))
 
     def of_schema(self, schema: str, actuator: str | None = None) -> list[Any]:
-        return [m for m in self.publisher.of("actuation")
-                if m.schema == schema and (actuator is None or m.source == actuator)]
+        return [m for m in self.publisher.of_schema(schema) if actuator is None or m.source == actuator]
 
     def stop(self) -> None:
         self.plugin.rsu_on_stop()

@@ -40,7 +40,22 @@ def test_reading_over_threshold_switches_and_confirms_by_read_back(sprayer_serve
     done = [m for m in msgs if m.schema == "rsu.actuation.outcome/1"]
     assert sorted((m.source, m.data["ok"]) for m in done) == [("spr-0", True), ("spr-1", True)]
     assert {m.data["command"]["command_id"] for m in done} == {m.data["command_id"] for m in cmds}
-    assert all(isinstance(p, ActuationOutcome) and p.ok for p in run.emitted)
+    assert [type(p) for p in run.emitted].count(ActuationCommand) == 2
+    assert all(p.ok for p in run.emitted_of(ActuationOutcome)) and len(run.emitted_of(ActuationOutcome)) == 2
+    # what it emitted is what the host publishes: every message is one emitted product, on its actuator's topic
+    assert len(run.published) == len(run.emitted)
+    assert {m.topic for m in msgs} == {"rsu/test-site/actuation/spr-0", "rsu/test-site/actuation/spr-1"}
+
+
+def test_commands_other_plugins_emit_are_executed_once(sprayer_server: SprayerServer):
+    mine = command(1, "spr-0", "on")
+    other = command(2, "far-away", "on")  # not one of this plugin's actuators: ignored
+    run = run_plugin(DustControl(), [mine, other, mine], name="dust_control",
+                     config=sprayer_config(sprayer_server.port, n=1))
+    assert sprayer_server.writes == [(0, True)]
+    assert [o.command for o in run.emitted_of(ActuationOutcome)] == [mine]
+    assert run.emitted_of(ActuationCommand) == []  # the emitter published it already; not announced again
+    assert run.plugin.counts["commands"] == 1 and run.plugin.counts["duplicates"] == 1
 
 
 def test_read_back_register_must_confirm(sprayer_server: SprayerServer):

@@ -1,4 +1,9 @@
-"""The ``furnace_fault`` plugin: the host's fault probabilities -> alarms with hysteresis, per device."""
+"""The ``furnace_fault`` plugin: the host's fault probabilities -> alarms with hysteresis, per device.
+
+Each raise and clear is emitted as an :class:`~rsu_sdk.Alarm` with ``source`` = the device; the host
+publishes it (topic ``rsu/<site>/fault/<device>``, schema ``rsu.fault.alarm/1``) and routes it to the other
+plugins, so this plugin builds no wire payload.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ __all__ = ["FurnaceFault", "ALARM_KIND", "ALARM_SCHEMA"]
 
 ALARM_KIND = "furnace_fault"
 ALARM_SCHEMA = "rsu.fault.alarm/1"
+"""The schema id the host publishes this plugin's alarms with."""
 
 CONFIG_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -34,6 +40,9 @@ CONFIG_SCHEMA: dict[str, Any] = {
 
 class FurnaceFault:
     """Ships the fault LSTM and raises/clears ``furnace_fault`` alarms from its predictions.
+
+    Hooks run on this plugin's worker thread, one call at a time; the lock guards :meth:`active_devices`,
+    which may be called from any thread.
 
     Predictions from another model name, or for a device not listed in ``devices``, are ignored.
     """
@@ -96,14 +105,9 @@ class FurnaceFault:
         if change is None:
             return
         verb = "raised" if change else "cleared"
-        alarm = Alarm(source=ctx.name, t_event_ns=prediction.t_event_ns, device=prediction.device, kind=ALARM_KIND,
-                      active=change, severity=self._severity, score=float(prediction.score),
-                      message=f"fault probability {prediction.score:.2f} ({verb}; model {prediction.model})")
-        ctx.publisher.publish("fault", {
-            "device": alarm.device, "kind": alarm.kind, "active": alarm.active, "severity": alarm.severity,
-            "score": alarm.score, "message": alarm.message,
-        }, source=prediction.device, t_event_ns=alarm.t_event_ns, schema=ALARM_SCHEMA)
-        ctx.emit(alarm)
+        ctx.emit(Alarm(source=prediction.device, t_event_ns=prediction.t_event_ns, device=prediction.device,
+                       kind=ALARM_KIND, active=change, severity=self._severity, score=float(prediction.score),
+                       message=f"fault probability {prediction.score:.2f} ({verb}; model {prediction.model})"))
 
     def active_devices(self) -> list[str]:
         """Devices whose alarm is raised now."""
