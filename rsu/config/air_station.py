@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from rsu.config.base import StrictModel
+from rsu.config.hosts import Host, ZmqEndpoint
 
 __all__ = ["AIR_CHANNELS", "AirStationModbusConfig", "AirStationReplayConfig", "AirStationZmqConfig",
            "ModbusChannelConfig"]
@@ -21,7 +22,7 @@ AIR_CHANNELS: dict[str, str] = {
 class AirStationZmqConfig(StrictModel):
     """A ZeroMQ SUB socket carrying JSON readings (format: docs/air-station.md)."""
 
-    endpoint: str = Field(min_length=1, description="e.g. tcp://10.0.0.5:5570")
+    endpoint: ZmqEndpoint = Field(min_length=1, description="e.g. tcp://10.0.0.5:5570")
     topic: str = Field(default="", description="subscription prefix; empty = everything")
     bind: bool = Field(default=False, description="bind instead of connect (the station gateway connects)")
     stale_after_s: float = Field(default=30.0, gt=0, description="no reading for this long -> health 'down'")
@@ -41,7 +42,7 @@ class ModbusChannelConfig(StrictModel):
 class AirStationModbusConfig(StrictModel):
     """A station polled over Modbus TCP."""
 
-    host: str = Field(min_length=1)
+    host: Host = Field(min_length=1)
     port: int = Field(default=502, gt=0, lt=65536)
     unit: int = Field(default=1, ge=0, le=255, description="Modbus device id")
     poll_s: float = Field(default=1.0, gt=0, description="seconds between polls")

@@ -1,4 +1,4 @@
-"""Shared base of every configuration model: unknown keys are rejected."""
+"""Shared base of every configuration model: unknown keys are rejected, NaN and infinities too."""
 
 from __future__ import annotations
 
@@ -6,6 +6,6 @@ from pydantic import BaseModel, ConfigDict
 
 
 class StrictModel(BaseModel):
-    """A config section: unknown keys are errors, values are immutable after loading."""
+    """A config section: unknown keys are errors, numbers are finite, values are immutable after loading."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)

@@ -44,10 +44,10 @@ class RsuConfig(StrictModel):
 
     @model_validator(mode="after")
     def _unique_source_ids(self) -> RsuConfig:
-        seen: set[str] = set()
-        for src in self.sources:
+        seen: dict[str, int] = {}
+        for i, src in enumerate(self.sources):
             if src.id in seen:
-                raise ValueError(f"sources: duplicate id {src.id!r}")
-            seen.add(src.id)
+                raise ValueError(f"sources[{i}].id: duplicate id {src.id!r} (also sources[{seen[src.id]}])")
+            seen[src.id] = i
         check_fusion_sources(self.fusion, self.sources)
         return self

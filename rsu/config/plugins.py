@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from rsu.config.base import StrictModel
 
@@ -19,6 +19,16 @@ class PluginsConfig(StrictModel):
     failure_limit: int = Field(default=5, gt=0, description="consecutive failures before a plugin is disabled")
     queue_size: int = Field(default=256, gt=0, description="products buffered per plugin before dropping")
     stop_timeout_s: float = Field(default=5.0, gt=0, description="how long shutdown waits for a plugin to drain")
+
+    @field_validator("enabled")
+    @classmethod
+    def _each_once(cls, value: list[str]) -> list[str]:
+        first: dict[str, int] = {}
+        for i, name in enumerate(value):
+            if name in first:
+                raise ValueError(f"plugin {name!r} is enabled twice ([{first[name]}] and [{i}]); list it once")
+            first[name] = i
+        return value
 
     def settings_for(self, name: str) -> dict[str, Any]:
         """The settings section of plugin ``name`` (empty when absent)."""

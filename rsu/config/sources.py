@@ -13,6 +13,7 @@ from pydantic import ConfigDict, Discriminator, Field, Tag, model_validator
 from rsu.config.base import StrictModel
 from rsu.config.air_station import AirStationModbusConfig, AirStationReplayConfig, AirStationZmqConfig
 from rsu.config.fusion import RadarPose
+from rsu.config.hosts import Host
 
 SOURCE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
@@ -56,7 +57,7 @@ class UdpRadarSourceConfig(SourceBase):
     """A radar object list as JSON datagrams over UDP (schema in docs/wire-format.md)."""
 
     type: Literal["radar_udp"]
-    host: str = "127.0.0.1"
+    host: Host = Field(default="127.0.0.1", description="address to listen on")
     port: int = Field(gt=0, lt=65536)
     pose: RadarPose | None = Field(default=None, description="mounting pose (or give it in fusion.radars)")
     silence_s: float = Field(default=1.0, gt=0, description="no datagram for this long -> health 'down'")
@@ -122,9 +123,21 @@ BUILTIN_SOURCE_TYPES: dict[str, type[SourceBase]] = {
 }
 
 
-def _source_tag(value: Any) -> str:
-    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-    return kind if kind in BUILTIN_SOURCE_TYPES else "plugin"
+SOURCE_TAGS: frozenset[str] = frozenset({*BUILTIN_SOURCE_TYPES, "plugin"})
+"""The branch names pydantic puts in an error's location after ``sources[i]`` (not keys a user wrote)."""
+
+MISSING_TYPE_ERROR = "source_type_missing"
+"""The pydantic error type of a source entry without ``type`` (reported as ``sources[i].type``)."""
+
+
+def _source_tag(value: Any) -> str | None:
+    if isinstance(value, dict):
+        kind = value.get("type")
+        if kind is None:
+            return None  # -> MISSING_TYPE_ERROR
+    else:
+        kind = getattr(value, "type", None)
+    return kind if isinstance(kind, str) and kind in BUILTIN_SOURCE_TYPES else "plugin"
 
 
 SourceConfig = Annotated[
@@ -135,5 +148,5 @@ SourceConfig = Annotated[
     | Annotated[AirStationSourceConfig, Tag("air_station")]
     | Annotated[SensorReplaySourceConfig, Tag("sensor_replay")]
     | Annotated[PluginSourceConfig, Tag("plugin")],
-    Discriminator(_source_tag),
+    Discriminator(_source_tag, custom_error_type=MISSING_TYPE_ERROR, custom_error_message="required key is missing"),
 ]

@@ -6,9 +6,10 @@ The box side (``enabled``, ``endpoint``, ``deadline_ms``, ``offload``) wraps the
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from rsu.config.base import StrictModel
+from rsu.config.hosts import ZmqEndpoint
 from rsu.config.models import DetectorConfig
 
 __all__ = ["OffloadPolicyConfig", "BackoffConfig", "InferenceServerConfig", "TieredConfig"]
@@ -37,7 +38,7 @@ class BackoffConfig(StrictModel):
 class InferenceServerConfig(StrictModel):
     """``rsu serve-inference``: the larger model on the edge server."""
 
-    bind: str = Field(default="tcp://127.0.0.1:5570", min_length=6)
+    bind: ZmqEndpoint = Field(default="tcp://127.0.0.1:5570", min_length=6)
     detector: DetectorConfig = DetectorConfig(model="nanodet-m")
 
 
@@ -45,7 +46,7 @@ class TieredConfig(StrictModel):
     """Tiered inference: the local detector answers, the edge server's larger model settles hard frames."""
 
     enabled: bool = True
-    endpoint: str = Field(default="tcp://127.0.0.1:5570", min_length=6, description="the server to connect to")
+    endpoint: ZmqEndpoint = Field(default="tcp://127.0.0.1:5570", min_length=6, description="the server to connect to")
     deadline_ms: float = Field(default=150.0, gt=0, le=10_000,
                                description="a later (or missing) answer falls back to the local result")
     jpeg_quality: int = Field(default=85, ge=10, le=100)
@@ -53,10 +54,3 @@ class TieredConfig(StrictModel):
     offload: OffloadPolicyConfig = OffloadPolicyConfig()
     backoff: BackoffConfig = BackoffConfig()
     server: InferenceServerConfig = InferenceServerConfig()
-
-    @model_validator(mode="after")
-    def _endpoints(self) -> TieredConfig:
-        for name, value in (("endpoint", self.endpoint), ("server.bind", self.server.bind)):
-            if "://" not in value:
-                raise ValueError(f"{name}: expected a ZeroMQ endpoint like tcp://HOST:PORT, got {value!r}")
-        return self

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from rsu.config.base import StrictModel
+from rsu.config.hosts import Host
 
 __all__ = ["WebConfig"]
 
@@ -14,7 +15,7 @@ class WebConfig(StrictModel):
     (it has no authentication: put a reverse proxy with TLS and a login in front before exposing it)."""
 
     enabled: bool = False
-    host: str = Field(default="127.0.0.1", min_length=1, description="address to listen on")
+    host: Host = Field(default="127.0.0.1", min_length=1, description="address to listen on (IP address or host name)")
     port: int = Field(default=8080, ge=0, le=65535, description="0 = an ephemeral port (tests)")
     dashboard: bool = Field(default=True, description="serve the dashboard, /api/state and frames "
                                                       "(false: only /metrics, /healthz, /readyz)")

@@ -31,7 +31,11 @@ def _lines(prefix: str, error: ValidationError) -> list[str]:
         allowed = set((error.schema or {}).get("properties", {}))
         extra = [k for k in error.instance if k not in allowed]
         if extra:
-            return [f"{format_path(prefix, [*path, k])}: unknown key" for k in extra]
+            from rsu.config.suggest import nearest_key
+
+            hints = {k: nearest_key(k, sorted(allowed)) for k in extra}
+            return [f"{format_path(prefix, [*path, k])}: unknown key" + (f"; did you mean {h}?" if h else "")
+                    for k, h in hints.items()]
     if error.validator == "required" and isinstance(error.validator_value, list):
         missing = [k for k in error.validator_value
                    if isinstance(error.instance, Mapping) and k not in error.instance]
