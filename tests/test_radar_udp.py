@@ -12,8 +12,11 @@ from rsu_sdk import HealthEvent, RadarScan
 from rsu.sources.radar_udp import DatagramError, UdpRadarSource, parse_datagram
 
 
+T0 = 1_767_225_600_000_000_000
+
+
 def _dgram(cycle: int, **extra: object) -> bytes:
-    doc = {"schema": "rsu.radar-udp/1", "cycle": cycle, "t_event": 1_767_225_600_000_000_000 + cycle,
+    doc = {"schema": "rsu.radar-udp/1", "cycle": cycle, "t_event": T0 + cycle,
            "objects": [{"id": 3, "x": 21.4, "y": -1.6, "vx": -8.25, "class": "car", "prob_exist": 0.99}]}
     doc.update(extra)
     return json.dumps(doc).encode()
@@ -34,7 +37,7 @@ def test_parse_names_the_bad_field() -> None:
 
 
 def test_udp_source_good_bad_out_of_order_and_silence() -> None:
-    src = UdpRadarSource("radar-2", host="127.0.0.1", port=0, silence_s=0.3)
+    src = UdpRadarSource("radar-2", host="127.0.0.1", port=0, silence_s=0.3, wall_ns=lambda: T0 + 10**9)
     got: list = []
     stop = threading.Event()
     thread = threading.Thread(target=src.run, args=(got.append, stop), daemon=True)

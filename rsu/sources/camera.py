@@ -3,7 +3,9 @@
 A grabber thread reads frames and stamps them with the capture time; with the default ``latest`` policy it
 keeps only the newest frame, so a slow consumer never builds latency (replaced frames are counted as
 dropped). A dropped stream, an unopenable URL or a missing device is reopened with exponential backoff and
-reported as :class:`HealthEvent` values; it never raises out of :meth:`CameraSource.run`.
+reported as :class:`HealthEvent` values; it never raises out of :meth:`CameraSource.run`. A frame that is
+not a 3-channel 8-bit image of at most 8192x8192 pixels counts as a bad read. Frames are stamped with the
+box clock at capture.
 """
 
 from __future__ import annotations
@@ -44,6 +46,16 @@ def open_capture(url: str, open_timeout_s: float = 10.0) -> tuple[Any, bool]:
     if "://" in url:
         return cv2.VideoCapture(url, cv2.CAP_FFMPEG, params), False
     return cv2.VideoCapture(url, cv2.CAP_ANY), True
+
+
+MAX_PIXELS = 8192 * 8192
+"""Largest frame accepted (a stream that claims more is corrupt or hostile; its frames count as bad)."""
+
+
+def _plausible(image: Any) -> bool:
+    """A BGR uint8 image of a sane size (what every later stage assumes)."""
+    return (isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8
+            and 0 < image.shape[0] * image.shape[1] <= MAX_PIXELS)
 
 
 class CameraSource:
@@ -193,7 +205,7 @@ class CameraSource:
             while not stop.is_set():
                 ok, image = cap.read()
                 t_ns = time.time_ns()
-                if not ok or image is None or image.ndim != 3 or image.shape[2] != 3:
+                if not ok or not _plausible(image):
                     if is_file and (total <= 0 or pos >= total):
                         return ("eof" if got_any else "failed"), frame_id  # the normal end of a file
                     with self._lock:

@@ -6,13 +6,16 @@ One datagram = one measurement cycle::
      "objects": [{"id": 3, "x": 21.4, "y": -1.6, "vx": -8.25, "vy": 0.0,
                   "rcs": 12.5, "class": "car", "prob_exist": 0.99}]}
 
-Bad datagrams (not UTF-8 JSON, wrong schema, bad fields) and cycles older than the last one are
-counted and skipped; silence becomes a :class:`HealthEvent`.
+Bad datagrams (not UTF-8 JSON, wrong schema, bad or out-of-range fields, an event time outside
+``max_clock_skew_s`` of the box clock) and cycles older than the last one are counted and skipped; a
+cycle counter that restarts or was corrupt is resynchronised after two cycles (``counter_resyncs``);
+silence becomes a :class:`HealthEvent`. Ranges: ``cycle`` 0..2^32-1, ``id`` 0..2^32-1, at most 512
+objects, ``x``/``y`` within +-2000 m, ``vx``/``vy`` within +-200 m/s, ``rcs`` within +-100 dBm2,
+``length``/``width`` 0..100 m, ``class`` 1-32 characters.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import socket
@@ -23,12 +26,17 @@ from typing import Any
 
 from rsu_sdk import InvalidDataError, Product, RadarObject, RadarScan
 
+from rsu.sources.bounds import (DEFAULT_MAX_CLOCK_SKEW_S, ClockWindow, InputRangeError, bounded_int, describe,
+                                load_json_object)
+from rsu.sources.sequence import CounterGuard
 from rsu.sources.silence import SilenceWatch
 
 __all__ = ["UdpRadarSource", "parse_datagram", "DatagramError", "SCHEMA"]
 
 SCHEMA = "rsu.radar-udp/1"
 MAX_DATAGRAM = 65507
+MAX_OBJECTS = 512
+_RANGES = {"x": 2000.0, "y": 2000.0, "vx": 200.0, "vy": 200.0, "rcs": 100.0}
 log = logging.getLogger(__name__)
 
 
@@ -36,54 +44,67 @@ class DatagramError(ValueError):
     """A datagram that does not follow the schema; the message names the field."""
 
 
-def _num(obj: Mapping[str, Any], key: str, where: str, default: float | None = None) -> float:
+def _num(obj: Mapping[str, Any], key: str, where: str, default: float | None = None, *, lo: float | None = None,
+         hi: float | None = None) -> float:
     value = obj.get(key, default)
     if value is None:
         raise DatagramError(f"{where}.{key}: required")
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise DatagramError(f"{where}.{key}: expected a finite number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+            isinstance(value, int) and abs(value) > 10**9) or not math.isfinite(value):
+        raise DatagramError(f"{where}.{key}: expected a finite number, got {describe(value)}")
+    lo = -_RANGES[key] if lo is None else lo
+    hi = _RANGES[key] if hi is None else hi
+    if not lo <= value <= hi:
+        raise DatagramError(f"{where}.{key}: {value} outside [{lo:g}, {hi:g}]")
     return float(value)
 
 
-def parse_datagram(payload: bytes, source: str, received_ns: int) -> RadarScan:
-    """Decode one datagram into a :class:`RadarScan`; :class:`DatagramError` names what is wrong."""
+def parse_datagram(payload: bytes, source: str, received_ns: int, window: ClockWindow | None = None) -> RadarScan:
+    """Decode one datagram into a :class:`RadarScan`; :class:`DatagramError` names what is wrong.
+
+    :param window: when given, ``t_event`` must lie within it (``received_ns`` is the box clock).
+    """
     try:
-        doc = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DatagramError(f"not UTF-8 JSON: {exc}") from None
-    if not isinstance(doc, dict):
-        raise DatagramError(f"expected a JSON object, got {type(doc).__name__}")
+        return _parse(payload, source, received_ns, window)
+    except DatagramError:
+        raise
+    except InputRangeError as exc:
+        raise DatagramError(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - whatever a datagram trips is a bad datagram
+        raise DatagramError(f"bad datagram: {type(exc).__name__}: {exc}") from None
+
+
+def _parse(payload: bytes, source: str, received_ns: int, window: ClockWindow | None) -> RadarScan:
+    doc = load_json_object(payload, max_bytes=MAX_DATAGRAM)
     if doc.get("schema") != SCHEMA:
-        raise DatagramError(f"schema: expected {SCHEMA!r}, got {doc.get('schema')!r}")
-    cycle = doc.get("cycle")
-    if isinstance(cycle, bool) or not isinstance(cycle, int) or cycle < 0:
-        raise DatagramError(f"cycle: expected an integer >= 0, got {cycle!r}")
+        raise DatagramError(f"schema: expected {SCHEMA!r}, got {describe(doc.get('schema'))}")
+    cycle = bounded_int(doc.get("cycle"), "cycle: expected an integer >= 0;", 0, 2**32 - 1)
     t_event = doc.get("t_event", received_ns)
-    if isinstance(t_event, bool) or not isinstance(t_event, int) or t_event < 0:
-        raise DatagramError(f"t_event: expected integer ns since the epoch, got {t_event!r}")
+    if window is not None:
+        t_event = window.check(t_event, "t_event", now_ns=received_ns)
+    else:
+        t_event = bounded_int(t_event, "t_event: expected integer ns since the epoch;", 0, 2**63 - 1)
     raw_objects = doc.get("objects", [])
-    if not isinstance(raw_objects, list):
-        raise DatagramError("objects: expected a list")
+    if not isinstance(raw_objects, list) or len(raw_objects) > MAX_OBJECTS:
+        raise DatagramError(f"objects: expected a list of at most {MAX_OBJECTS}")
     objects = []
     for i, o in enumerate(raw_objects):
         where = f"objects[{i}]"
         if not isinstance(o, dict):
             raise DatagramError(f"{where}: expected an object")
-        oid = o.get("id")
-        if isinstance(oid, bool) or not isinstance(oid, int):
-            raise DatagramError(f"{where}.id: expected an integer, got {oid!r}")
+        oid = bounded_int(o.get("id"), f"{where}.id: expected an integer;", 0, 2**32 - 1)
         cls = o.get("class", "unknown")
-        if not isinstance(cls, str):
-            raise DatagramError(f"{where}.class: expected a string")
+        if not isinstance(cls, str) or not 0 < len(cls) <= 32:
+            raise DatagramError(f"{where}.class: expected a string of 1-32 characters, got {describe(cls)}")
         pe = o.get("prob_exist")
         try:
             objects.append(RadarObject(
                 object_id=oid, dist_long=_num(o, "x", where), dist_lat=_num(o, "y", where),
                 vrel_long=_num(o, "vx", where, 0.0), vrel_lat=_num(o, "vy", where, 0.0),
                 rcs=_num(o, "rcs", where, 0.0), class_name=cls,
-                prob_exist=None if pe is None else _num(o, "prob_exist", where),
-                length=None if o.get("length") is None else _num(o, "length", where),
-                width=None if o.get("width") is None else _num(o, "width", where),
+                prob_exist=None if pe is None else _num(o, "prob_exist", where, lo=0.0, hi=1.0),
+                length=None if o.get("length") is None else _num(o, "length", where, lo=0.0, hi=100.0),
+                width=None if o.get("width") is None else _num(o, "width", where, lo=0.0, hi=100.0),
             ))
         except InvalidDataError as exc:
             raise DatagramError(f"{where}: {exc}") from None
@@ -94,33 +115,38 @@ class UdpRadarSource:
     """Binds ``host:port`` and emits one :class:`RadarScan` per good datagram."""
 
     def __init__(self, id: str, *, host: str = "127.0.0.1", port: int, silence_s: float = 1.0,
-                 backoff_s: tuple[float, float] = (0.2, 5.0)) -> None:
+                 backoff_s: tuple[float, float] = (0.2, 5.0), max_clock_skew_s: float = DEFAULT_MAX_CLOCK_SKEW_S,
+                 wall_ns: Callable[[], int] = time.time_ns) -> None:
         self.id, self.host, self.port, self.silence_s, self.backoff_s = id, host, port, silence_s, backoff_s
         self.counts = dict.fromkeys(("datagrams", "cycles", "bad_datagrams", "out_of_order_cycles",
-                                     "socket_errors", "health_events"), 0)
+                                     "counter_resyncs", "socket_errors", "health_events"), 0)
         self.last_error: str | None = None
         self.bound_port: int | None = None
         self.ready = threading.Event()
-        self._last_cycle: int | None = None
+        self.window = ClockWindow(max_clock_skew_s, wall_ns)
+        self._cycles = CounterGuard(2**32)
 
     @classmethod
     def from_config(cls, cfg: Any) -> UdpRadarSource:
-        return cls(cfg.id, host=cfg.host, port=cfg.port, silence_s=cfg.silence_s)
+        return cls(cfg.id, host=cfg.host, port=cfg.port, silence_s=cfg.silence_s,
+                   max_clock_skew_s=getattr(cfg, "max_clock_skew_s", DEFAULT_MAX_CLOCK_SKEW_S))
 
-    def handle(self, payload: bytes, received_ns: int) -> RadarScan | None:
-        """Validate one datagram; count and drop it when bad or out of order."""
+    def handle(self, payload: bytes, received_ns: int | None = None) -> RadarScan | None:
+        """Validate one datagram received at ``received_ns`` (box clock); count and drop it when bad or out of
+        order. Never raises."""
         self.counts["datagrams"] += 1
         try:
-            scan = parse_datagram(payload, self.id, received_ns)
+            scan = parse_datagram(payload, self.id, self.window.wall_ns() if received_ns is None else received_ns,
+                                  self.window)
         except DatagramError as exc:
             self.counts["bad_datagrams"] += 1
             self.last_error = str(exc)
             log.debug("%s: bad datagram: %s", self.id, exc)
             return None
-        if self._last_cycle is not None and scan.cycle <= self._last_cycle and self._last_cycle - scan.cycle < 2**31:
-            self.counts["out_of_order_cycles"] += 1
+        if not self._cycles.accept(scan.cycle):
+            self.counts["out_of_order_cycles"] = self._cycles.out_of_order
             return None
-        self._last_cycle = scan.cycle
+        self.counts["counter_resyncs"] = self._cycles.resyncs
         self.counts["cycles"] += 1
         return scan
 
@@ -154,7 +180,7 @@ class UdpRadarSource:
                     except TimeoutError:
                         payload = None
                     if payload is not None:
-                        scan = self.handle(payload, time.time_ns())
+                        scan = self.handle(payload)
                         if scan is not None:
                             health(watch.data())
                             emit(scan)
@@ -167,4 +193,4 @@ class UdpRadarSource:
                 self.ready.clear()
 
     def stats(self) -> dict[str, Any]:
-        return {**self.counts, "last_error": self.last_error}
+        return {**self.counts, **self.window.stats(), "last_error": self.last_error}

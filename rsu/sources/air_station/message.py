@@ -7,11 +7,14 @@
 ``schema`` is optional (when present it must match); ``station`` defaults to the source's station;
 ``t_ns`` (integer ns) or ``t`` (float seconds) since the Unix epoch, else the receive time; at least one
 channel, each a finite number or null (= not measured). Unknown keys are ignored.
+
+Bounds: at most 64 KiB and 8 levels of nesting; ``station`` 1-64 characters; event times between the epoch
+and 2100 and, for a live input (``window``), within ``max_clock_skew_s`` of the box clock. Every way a
+message can be wrong is a :class:`MessageError`.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping
@@ -20,11 +23,14 @@ from typing import Any
 from rsu_sdk import SensorReading
 
 from rsu.config.air_station import AIR_CHANNELS
+from rsu.sources.bounds import (MAX_EVENT_NS, ClockWindow, InputRangeError, bounded_int, describe,
+                                load_json_object, seconds_to_ns)
 
-__all__ = ["SCHEMA", "MessageError", "parse_message", "reading_to_message"]
+__all__ = ["SCHEMA", "MessageError", "check_channels", "parse_message", "reading_to_message"]
 
 SCHEMA = "rsu.air-station/1"
-_STATION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_STATION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+MAX_MESSAGE = 65536
 _RANGES: dict[str, tuple[float, float]] = {
     "pm2_5": (0.0, 10_000.0), "pm10": (0.0, 20_000.0), "temperature_c": (-80.0, 80.0),
     "humidity_pct": (0.0, 100.0), "wind_speed_mps": (0.0, 100.0), "wind_dir_deg": (0.0, 360.0),
@@ -37,49 +43,65 @@ class MessageError(ValueError):
 
 def _time_ns(doc: Mapping[str, Any], received_ns: int) -> int:
     if "t_ns" in doc:
-        t = doc["t_ns"]
-        if isinstance(t, bool) or not isinstance(t, int) or t < 0:
-            raise MessageError(f"t_ns: expected integer ns since the epoch, got {t!r}")
-        return t
+        return bounded_int(doc["t_ns"], "t_ns: expected integer ns since the epoch;", 0, MAX_EVENT_NS)
     if "t" in doc:
-        t = doc["t"]
-        if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or t < 0:
-            raise MessageError(f"t: expected seconds since the epoch, got {t!r}")
-        return int(round(t * 1e9))
+        return seconds_to_ns(doc["t"], "t: expected seconds since the epoch;")
     return received_ns
 
 
 def parse_message(payload: bytes | str | Mapping[str, Any], *, source: str, default_station: str,
-                  received_ns: int) -> SensorReading:
-    """Decode one message into a :class:`SensorReading`; :class:`MessageError` names what is wrong."""
+                  received_ns: int, window: ClockWindow | None = None) -> SensorReading:
+    """Decode one message into a :class:`SensorReading`; :class:`MessageError` names what is wrong.
+
+    :param window: for a live input, the event time must lie within it (``received_ns`` is the box clock).
+    """
+    try:
+        return _parse(payload, source, default_station, received_ns, window)
+    except MessageError:
+        raise
+    except InputRangeError as exc:
+        raise MessageError(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - whatever a message trips is a bad message
+        raise MessageError(f"bad message: {type(exc).__name__}: {exc}") from None
+
+
+def _parse(payload: bytes | str | Mapping[str, Any], source: str, default_station: str, received_ns: int,
+           window: ClockWindow | None) -> SensorReading:
     if isinstance(payload, Mapping):
         doc: Any = payload
     else:
-        try:
-            doc = json.loads(payload)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise MessageError(f"not UTF-8 JSON: {exc}") from None
+        doc = load_json_object(payload, max_bytes=MAX_MESSAGE)
     if not isinstance(doc, dict):
         raise MessageError(f"expected a JSON object, got {type(doc).__name__}")
     if "schema" in doc and doc["schema"] != SCHEMA:
-        raise MessageError(f"schema: expected {SCHEMA!r}, got {doc['schema']!r}")
+        raise MessageError(f"schema: expected {SCHEMA!r}, got {describe(doc['schema'])}")
     station = doc.get("station", default_station)
     if not isinstance(station, str) or not _STATION.match(station):
-        raise MessageError(f"station: expected an id like 'aq-1', got {station!r}")
+        raise MessageError(f"station: expected an id like 'aq-1' (1-64 characters), got {describe(station)}")
+    values = check_channels(doc)
+    t_ns = _time_ns(doc, received_ns)
+    if window is not None:
+        t_ns = window.check(t_ns, "t_ns" if "t_ns" in doc else "t", now_ns=received_ns)
+    return SensorReading(source=source, t_event_ns=t_ns, device=station, values=values,
+                         units={k: AIR_CHANNELS[k] for k in values})
+
+
+def check_channels(doc: Mapping[str, Any]) -> dict[str, float]:
+    """The channel values of ``doc`` (None = not measured), each range-checked; :class:`MessageError` if none."""
     values: dict[str, float] = {}
     for name, (lo, hi) in _RANGES.items():
         value = doc.get(name)
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise MessageError(f"{name}: expected a finite number, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                isinstance(value, int) and abs(value) > 10**9) or not math.isfinite(value):
+            raise MessageError(f"{name}: expected a finite number, got {describe(value)}")
         if not lo <= value <= hi:
             raise MessageError(f"{name}: {value} outside the plausible range [{lo:g}, {hi:g}]")
         values[name] = float(value)
     if not values:
         raise MessageError(f"no channel: expected at least one of {', '.join(_RANGES)}")
-    return SensorReading(source=source, t_event_ns=_time_ns(doc, received_ns), device=station, values=values,
-                         units={k: AIR_CHANNELS[k] for k in values})
+    return values
 
 
 def reading_to_message(reading: SensorReading) -> dict[str, Any]:

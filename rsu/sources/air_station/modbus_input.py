@@ -2,12 +2,12 @@
 
 Each poll reads every configured channel; a connection or protocol error closes the connection, emits a
 ``down`` health event (once) and retries with exponential backoff; the first good poll after that emits
-``ok``. A value that decodes to NaN/inf is counted as bad and that poll skipped.
+``ok``. A value that decodes to NaN/inf or outside the channel's plausible range is counted as bad and that
+poll skipped.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +18,7 @@ from rsu_sdk import Product, SensorReading
 
 from rsu.config.air_station import AIR_CHANNELS, AirStationModbusConfig, ModbusChannelConfig
 from rsu.sources.air_station.common import Backoff, InputState
+from rsu.sources.air_station.message import MessageError, check_channels
 
 __all__ = ["ModbusPollError", "read_channels", "run_modbus"]
 
@@ -72,9 +73,10 @@ def run_modbus(cfg: AirStationModbusConfig, state: InputState, station: str, bac
             backoff.reset()
             state.counts["received"] += 1
             state.alive(emit)
-            bad = [k for k, v in values.items() if not math.isfinite(v)]
-            if bad:
-                state.bad(f"{', '.join(bad)}: not a finite number")
+            try:
+                values = check_channels(values)
+            except MessageError as exc:  # NaN, inf or outside the plausible range: this poll is skipped
+                state.bad(f"{cfg.host}:{cfg.port}/{cfg.unit}: {exc}")
             else:
                 state.counts["readings"] += 1
                 emit(SensorReading(source=state.source_id, t_event_ns=time.time_ns(), device=station,

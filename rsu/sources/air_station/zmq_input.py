@@ -1,7 +1,9 @@
 """Air-station readings as JSON messages on a ZeroMQ SUB socket (``[topic, json]`` or ``[json]``).
 
 ZeroMQ reconnects on its own (with ``RECONNECT_IVL`` doubling up to ``RECONNECT_IVL_MAX``); a silence of
-``stale_after_s`` becomes a ``down`` health event and the next good message an ``ok`` one.
+``stale_after_s`` becomes a ``down`` health event and the next good message an ``ok`` one. A message of more
+than two frames or over 64 KiB, or with an event time outside ``max_clock_skew_s`` of the box clock, is
+counted as bad and skipped; nothing a peer sends ends the loop.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from rsu_sdk import Product
 
 from rsu.config.air_station import AirStationZmqConfig
 from rsu.sources.air_station.common import Backoff, InputState
-from rsu.sources.air_station.message import MessageError, parse_message
+from rsu.sources.air_station.message import MAX_MESSAGE, MessageError, parse_message
+from rsu.sources.bounds import ClockWindow
 
 __all__ = ["run_zmq"]
 
@@ -23,12 +26,14 @@ _POLL_MS = 100
 
 
 def run_zmq(cfg: AirStationZmqConfig, state: InputState, station: str, backoff: Backoff,
-            emit: Callable[[Product], None], stop: threading.Event) -> None:
+            emit: Callable[[Product], None], stop: threading.Event, window: ClockWindow | None = None) -> None:
     """Receive until ``stop``; never raises for bad input or a socket that cannot be opened."""
+    window = window or ClockWindow()
     ctx = zmq.Context.instance()
     while not stop.is_set():
         sock = ctx.socket(zmq.SUB)
         sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE + 1024)  # a peer sending more is disconnected by ZeroMQ
         sock.setsockopt(zmq.RECONNECT_IVL, int(backoff.initial * 1000))
         sock.setsockopt(zmq.RECONNECT_IVL_MAX, int(backoff.maximum * 1000))
         sock.setsockopt(zmq.SUBSCRIBE, cfg.topic.encode())
@@ -43,14 +48,14 @@ def run_zmq(cfg: AirStationZmqConfig, state: InputState, station: str, backoff: 
             continue
         backoff.reset()
         try:
-            _receive(sock, cfg, state, station, emit, stop)
+            _receive(sock, cfg, state, station, emit, stop, window)
         finally:
             sock.close()
         return
 
 
 def _receive(sock: zmq.Socket, cfg: AirStationZmqConfig, state: InputState, station: str,
-             emit: Callable[[Product], None], stop: threading.Event) -> None:
+             emit: Callable[[Product], None], stop: threading.Event, window: ClockWindow) -> None:
     last_good = time.monotonic()
     while not stop.is_set():
         if not sock.poll(_POLL_MS):
@@ -60,8 +65,10 @@ def _receive(sock: zmq.Socket, cfg: AirStationZmqConfig, state: InputState, stat
         frames = sock.recv_multipart()
         state.counts["received"] += 1
         try:
+            if len(frames) > 2:
+                raise MessageError(f"expected [topic, json] or [json], got {len(frames)} frames")
             reading = parse_message(frames[-1], source=state.source_id, default_station=station,
-                                    received_ns=time.time_ns())
+                                    received_ns=window.wall_ns(), window=window)
         except MessageError as exc:
             state.bad(str(exc))
             continue

@@ -5,22 +5,32 @@ A cycle starts with ``0x60A`` (number of objects, measurement counter) and is fi
 extended information, as reported by ``0x201``). A cycle is emitted, stamped with the time of its
 ``0x60A``, as soon as every expected frame of every object has arrived, or when the next ``0x60A``
 arrives and every object has at least its ``0x60B``. Anything else is counted and skipped.
+
+Measurement counters wrap, restart and can be corrupt: a cycle whose counter is not ahead of the last one
+is skipped (``out_of_order_cycles``), and two such cycles in a row that follow each other resynchronise
+the sequence (``counter_resyncs``) instead of discarding the sensor forever. A ``0x60A`` whose timestamp is
+not a finite time between the epoch and 2100 is skipped with its cycle (``bad_timestamps``).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from rsu_sdk import RadarObject, RadarScan
 
 from rsu.sources.ars408 import layout as L
+from rsu.sources.bounds import MAX_EVENT_NS
+from rsu.sources.sequence import CounterGuard
 
 __all__ = ["CycleAssembler"]
 
 _COUNTERS = (
     "frames", "cycles", "empty_cycles", "bad_frames", "unknown_ids", "error_frames", "orphan_frames",
     "duplicate_frames", "incomplete_cycles", "out_of_order_cycles", "skipped_frames", "state_frames",
+    "bad_timestamps", "counter_resyncs", "decoder_errors",
 )
+_MAX_T_S = MAX_EVENT_NS / 1e9
 
 
 @dataclass(slots=True)
@@ -44,13 +54,27 @@ class CycleAssembler:
         self.last_state: L.RadarState | None = None
         self._cycle: _Cycle | None = None
         self._skipping = False
-        self._last_counter: int | None = None
+        self._counters = CounterGuard(65536)
+        self.last_error: str | None = None
 
     # ------------------------------------------------------------------ input
     def feed(self, arbitration_id: int, data: bytes, timestamp_s: float, *, is_error: bool = False,
              is_extended_id: bool = False) -> RadarScan | None:
-        """Take one frame; return a completed cycle or ``None``."""
+        """Take one frame; return a completed cycle or ``None``. Never raises."""
         self.counts["frames"] += 1
+        try:
+            return self._feed(arbitration_id, data, timestamp_s, is_error, is_extended_id)
+        except Exception as exc:  # noqa: BLE001 - a frame that trips the decoder is counted, never raised
+            self.counts["decoder_errors"] += 1
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            return None
+
+    def reset_sequence(self) -> None:
+        """Forget the measurement counter (a new pass over a recording, a reconnected bus)."""
+        self._counters.reset()
+
+    def _feed(self, arbitration_id: int, data: bytes, timestamp_s: float, is_error: bool,
+              is_extended_id: bool) -> RadarScan | None:
         if is_error:
             self.counts["error_frames"] += 1
             return None
@@ -66,7 +90,15 @@ class CycleAssembler:
             self.counts["unknown_ids"] += 1
             return None
         if isinstance(msg, L.ObjStatus):
-            return self._start(msg, int(round(timestamp_s * 1e6)) * 1000)  # CAN stamps: microseconds
+            ts = timestamp_s
+            if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not (
+                    math.isfinite(ts) and 0 <= ts <= _MAX_T_S):
+                self.counts["bad_timestamps"] += 1
+                self.last_error = f"0x60A: timestamp {ts!r} is not a time"
+                done = self._close()
+                self._skipping = True
+                return done
+            return self._start(msg, int(round(ts * 1e6)) * 1000)  # CAN stamps: microseconds
         if isinstance(msg, L.RadarState):
             self.counts["state_frames"] += 1
             self.last_state = msg
@@ -79,19 +111,17 @@ class CycleAssembler:
         return self._close()
 
     def stats(self) -> dict[str, int]:
+        self.counts["out_of_order_cycles"] = self._counters.out_of_order
+        self.counts["counter_resyncs"] = self._counters.resyncs
         return dict(self.counts)
 
     # ------------------------------------------------------------------ internals
     def _start(self, msg: L.ObjStatus, t_ns: int) -> RadarScan | None:
         done = self._close()
-        if self._last_counter is not None:
-            delta = (msg.meas_counter - self._last_counter) % 65536
-            if delta == 0 or delta > 32768:  # repeated or older than the last cycle
-                self.counts["out_of_order_cycles"] += 1
-                self._skipping = True
-                return done
+        if not self._counters.accept(msg.meas_counter):  # repeated or older than the last cycle
+            self._skipping = True
+            return done
         self._skipping = False
-        self._last_counter = msg.meas_counter
         self._cycle = _Cycle(msg.meas_counter, msg.nof_objects, t_ns)
         if msg.nof_objects == 0:
             return done if done is not None else self._close()
