@@ -110,7 +110,7 @@ def test_missing_model_is_one_line(tmp_path: Path) -> None:
         "publish": {"zmq": {"endpoint": "tcp://127.0.0.1:*"}}}))
     lines = _startup_failure(["run", str(cfg)], tmp_path)
     assert lines == ["rsu run: cannot start:",
-                     f"  models.detector: model file not found: {tmp_path / 'missing.onnx'}"]
+                     f"  models.detector.model: model file not found: {tmp_path / 'missing.onnx'}"]
 
 
 def test_missing_camera_file_is_one_line(tmp_path: Path) -> None:
@@ -123,7 +123,7 @@ def test_missing_camera_file_is_one_line(tmp_path: Path) -> None:
         "publish": {"zmq": {"endpoint": "tcp://127.0.0.1:*"}}}))
     lines = _startup_failure(["run", str(cfg)], tmp_path)
     assert lines == ["rsu run: cannot start:",
-                     f"  sources[0] (cam-a): camera file not found: {tmp_path / 'videos' / 'nope.avi'}"]
+                     f"  sources[0].url: camera file not found: {tmp_path / 'videos' / 'nope.avi'}"]
 
 
 def test_bad_config_names_each_key_and_exits_2(tmp_path: Path) -> None:

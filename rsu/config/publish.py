@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field
 
 from rsu.config.base import StrictModel
+from rsu.config.hosts import ZmqEndpoint
 from rsu.config.uplink import UplinkConfig
 
 
@@ -18,7 +19,7 @@ class CurveConfig(StrictModel):
 
 
 class ZmqConfig(StrictModel):
-    endpoint: str = Field(default="tcp://127.0.0.1:5556", pattern=r"^(tcp|ipc|inproc)://.+")
+    endpoint: ZmqEndpoint = Field(default="tcp://127.0.0.1:5556", pattern=r"^(tcp|ipc|inproc)://.+")
     send_hwm: int = Field(default=10000, gt=0, description="messages queued per subscriber before dropping")
     count_drops: bool = Field(
         default=True,
