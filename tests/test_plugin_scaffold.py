@@ -1,4 +1,4 @@
-"""`rsu plugin new`: the scaffolded distribution installs, is discovered, and its own tests pass."""
+"""`rsu plugin new`: each template's distribution installs, is discovered, and its own tests pass."""
 
 from __future__ import annotations
 
@@ -13,32 +13,40 @@ import pytest
 from click.testing import CliRunner
 
 from rsu.cli import main
-from rsu.scaffold import plugin_names
+from rsu.scaffold import TEMPLATES, plugin_names
+
+HOOKS = {
+    "objects": ["rsu_config_schema", "rsu_on_objects", "rsu_on_start", "rsu_on_stop"],
+    "readings": ["rsu_config_schema", "rsu_on_reading", "rsu_on_start", "rsu_on_stop"],
+}
 
 
 def _run(*args: str, cwd: Path | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.fixture
-def scaffolded(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """A freshly scaffolded plugin, pip-installed (editable) into this interpreter; uninstalled afterwards."""
+@pytest.fixture(params=sorted(TEMPLATES))
+def scaffolded(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Path, str]]:
+    """A freshly scaffolded plugin of each template, pip-installed (editable) into this interpreter;
+    uninstalled afterwards."""
+    template = request.param
     name = f"probe_{uuid.uuid4().hex[:8]}"
-    result = CliRunner().invoke(main, ["plugin", "new", name.replace("_", "-"), "--dir", str(tmp_path)])
+    result = CliRunner().invoke(main, ["plugin", "new", name.replace("_", "-"), "--dir", str(tmp_path),
+                                       "--template", template])
     assert result.exit_code == 0, result.output
     project = tmp_path / name
-    assert f"created {project}" in result.output
+    assert f"created {project} (template {template})" in result.output
     pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index", "-e"]
     installed = _run(*pip, str(project))
     assert installed.returncode == 0, installed.stderr
     try:
-        yield name, project
+        yield name, project, template
     finally:
         _run(sys.executable, "-m", "pip", "uninstall", "-q", "-y", plugin_names(name).dist)
 
 
-def test_scaffolded_plugin_installs_is_discovered_and_its_test_passes(scaffolded: tuple[str, Path]) -> None:
-    name, project = scaffolded
+def test_scaffolded_plugin_installs_is_discovered_and_its_test_passes(scaffolded: tuple[str, Path, str]) -> None:
+    name, project, template = scaffolded
     names = plugin_names(name)
     assert sorted(p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file()) == [
         "README.md", "pyproject.toml", f"{names.package}/__init__.py", f"{names.package}/plugin.py",
@@ -48,12 +56,27 @@ def test_scaffolded_plugin_installs_is_discovered_and_its_test_passes(scaffolded
     assert listed.returncode == 0, listed.stderr
     row = next(r for r in json.loads(listed.stdout) if r["name"] == name)
     assert (row["version"], row["status"], row["origin"]) == ("0.1.0", "loaded", "entry point")
-    assert row["hooks"] == ["rsu_config_schema", "rsu_on_reading", "rsu_on_start", "rsu_on_stop"]
+    assert row["hooks"] == HOOKS[template]
     assert row["target"] == f"{names.package}.plugin:{names.class_name}"
 
     tests = _run(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=project)
     assert tests.returncode == 0, tests.stdout + tests.stderr
     assert "3 passed" in tests.stdout and "warning" not in tests.stdout.lower()
+
+
+def test_default_template_is_the_zone_counter_and_it_publishes_its_own_product(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["plugin", "new", "zones", "--dir", str(tmp_path)])
+    assert result.exit_code == 0 and "(template objects)" in result.output
+    plugin = (tmp_path / "zones" / "rsu_zones" / "plugin.py").read_text(encoding="utf-8")
+    assert 'PRODUCT = "zone_count"' in plugin and "def rsu_on_objects" in plugin
+    readme = (tmp_path / "zones" / "README.md").read_text(encoding="utf-8")
+    assert "rsu/<site>/zone_count/<zone>" in readme and "$" not in readme
+
+
+def test_unknown_template_is_refused(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["plugin", "new", "demo", "--dir", str(tmp_path), "--template", "video"])
+    assert result.exit_code == 2 and "objects" in result.output and "readings" in result.output
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("raw, expected", [

@@ -8,21 +8,27 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
-__all__ = ["PluginNames", "RESERVED_NAMES", "plugin_names", "render_plugin"]
+__all__ = ["PluginNames", "RESERVED_NAMES", "TEMPLATES", "plugin_names", "render_plugin"]
 
 RESERVED_NAMES = frozenset({"enabled", "failure_limit", "queue_size", "stop_timeout_s", "rsu", "sdk"})
 """Names a plugin cannot take: the keys of the ``plugins`` config section, and the host's own."""
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*(?:[_-][a-z0-9]+)*$")
 
+TEMPLATES: dict[str, str] = {
+    "objects": "a zone counter over fused objects, publishing its own product zone_count",
+    "readings": "a sensor threshold that raises and clears alarms (emitted SDK Alarm values)",
+}
+"""Template name -> what it generates. Files ``<template>_<file>.tmpl`` hold each template's own files."""
+
 FILES: dict[str, str] = {
     "pyproject.toml.tmpl": "pyproject.toml",
-    "README.md.tmpl": "README.md",
     "package_init.py.tmpl": "$package/__init__.py",
-    "plugin.py.tmpl": "$package/plugin.py",
-    "test_plugin.py.tmpl": "tests/test_plugin.py",
+    "{template}_README.md.tmpl": "README.md",
+    "{template}_plugin.py.tmpl": "$package/plugin.py",
+    "{template}_test_plugin.py.tmpl": "tests/test_plugin.py",
 }
-"""Template file -> path in the new project (itself a template)."""
+"""Template file (``{template}`` = the template's name) -> path in the new project (itself a template)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,11 +61,15 @@ def plugin_names(raw: str) -> PluginNames:
                        title=" ".join(words).capitalize())
 
 
-def render_plugin(raw_name: str, parent: Path) -> Path:
-    """Write a new plugin project to ``parent/<name>`` and return that folder.
+def render_plugin(raw_name: str, parent: Path, template: str = "objects") -> Path:
+    """Write a new plugin project from ``template`` (see :data:`TEMPLATES`) to ``parent/<name>``.
 
+    :returns: the new project folder.
+    :raises ValueError: a bad name or an unknown template.
     :raises FileExistsError: the folder exists and is not empty.
     """
+    if template not in TEMPLATES:
+        raise ValueError(f"template {template!r}: expected one of {', '.join(TEMPLATES)}")
     names = plugin_names(raw_name)
     dest = parent / names.name
     if dest.exists() and any(dest.iterdir()):
@@ -67,8 +77,9 @@ def render_plugin(raw_name: str, parent: Path) -> Path:
     values = {"name": names.name, "dist": names.dist, "package": names.package,
               "class_name": names.class_name, "title": names.title}
     root = resources.files(__name__)
-    for template, target in FILES.items():
-        text = Template(root.joinpath(template).read_text(encoding="utf-8")).substitute(values)
+    for source, target in FILES.items():
+        path_in = source.format(template=template)
+        text = Template(root.joinpath(path_in).read_text(encoding="utf-8")).substitute(values)
         path = dest / Template(target).substitute(values)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
