@@ -51,6 +51,8 @@ class Ars408SourceConfig(SourceBase):
     bitrate: int = Field(default=500_000, gt=0)
     pose: RadarPose | None = Field(default=None, description="mounting pose (or give it in fusion.radars)")
     silence_s: float = Field(default=1.0, gt=0, description="no complete cycle for this long -> health 'down'")
+    max_clock_skew_s: float = Field(default=60.0, gt=0,
+                                    description="event times further than this from the box clock are rejected")
 
 
 class UdpRadarSourceConfig(SourceBase):
@@ -61,6 +63,8 @@ class UdpRadarSourceConfig(SourceBase):
     port: int = Field(gt=0, lt=65536)
     pose: RadarPose | None = Field(default=None, description="mounting pose (or give it in fusion.radars)")
     silence_s: float = Field(default=1.0, gt=0, description="no datagram for this long -> health 'down'")
+    max_clock_skew_s: float = Field(default=60.0, gt=0,
+                                    description="event times further than this from the box clock are rejected")
 
 
 class ReplaySourceConfig(SourceBase):
@@ -87,6 +91,8 @@ class AirStationSourceConfig(SourceBase):
     replay: AirStationReplayConfig | None = None
     retry_initial_s: float = Field(default=0.5, gt=0, description="first reconnect delay, doubled per failure")
     retry_max_s: float = Field(default=30.0, gt=0)
+    max_clock_skew_s: float = Field(default=60.0, gt=0,
+                                    description="event times further than this from the box clock are rejected")
 
     @model_validator(mode="after")
     def _one_input(self) -> AirStationSourceConfig:
