@@ -116,7 +116,11 @@ class Radio:
             self.link = UdpLink(str(settings["host"]), int(settings["port"]),
                                 listen_port=int(listen) if listen else None,
                                 listen_host=str(settings.get("listen_host", "127.0.0.1")))
-        self.pcap = PcapWriter(settings["pcap"]) if settings.get("pcap") else None
+        try:
+            self.pcap = PcapWriter(settings["pcap"]) if settings.get("pcap") else None
+        except OSError:
+            self.link.close()
+            raise
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         wants_rx = bool(settings.get("receive", True)) and (self.mode == "ethernet" or listen_is_set(settings))
@@ -145,6 +149,7 @@ class Radio:
     def send(self, payload: bytes, *, kind: Kind, destination_area: CircularArea | None = None) -> None:
         """Frame ``payload`` as the mode asks and send it: a CPM as single-hop broadcast (BTP port 2009), a
         DENM as geo-broadcast to ``destination_area`` (default: ``denm_radius_m`` around the box; port 2002).
+        A CPM given a ``destination_area`` goes as geo-broadcast too.
 
         Never blocks; a failure (link down, buffer full, payload too large) is counted, not raised.
 
