@@ -134,15 +134,14 @@ class Radio:
             raise ValueError(f"kind: expected 'cpm' or 'denm', got {kind!r}")
         source = LongPositionVector(address=self.address, lat=self.lat, lon=self.lon,
                                     timestamp_ms=gn_timestamp_ms(self._clock()))
-        area = None
+        area = destination_area
+        if kind == "denm" and area is None:
+            area = CircularArea(lat=self.lat, lon=self.lon, radius_m=self.denm_radius_m)
         sequence = 0
-        if kind == "denm":
-            area = destination_area or CircularArea(lat=self.lat, lon=self.lon, radius_m=self.denm_radius_m)
+        if area is not None:  # every geo-broadcast takes the next sequence number
             with self._lock:
                 sequence = self._sequence
                 self._sequence = (self._sequence + 1) % 65536
-        elif destination_area is not None:
-            area = destination_area
         return frame_gn(payload, source=source, btp_port=BTP_PORTS[kind], area=area, sequence_number=sequence,
                         traffic_class=TRAFFIC_CLASS[kind], lifetime_s=LIFETIME_S[kind])
 
