@@ -83,7 +83,8 @@ def status(state: Path, as_json: bool) -> None:
     broker = KafkaBroker.from_state(state)
     info = broker.status()
     problems = verify(broker.libs)
-    info["jars"] = "verified" if not problems else f"{len(problems)} problems, e.g. {problems[0]}"
+    info["jars"] = ("verified" if not problems else "not fetched: run `rsu kafka fetch`" if not broker.libs.is_dir()
+                    else f"{len(problems)} problems (e.g. {problems[0]}): run `rsu kafka fetch`")
     if as_json:
         click.echo(json.dumps(info, indent=2))
     else:
