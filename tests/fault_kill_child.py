@@ -24,7 +24,7 @@ class FileSink:
     def __init__(self, path: Path) -> None:
         self.fh = open(path, "a", encoding="utf-8")
 
-    def deliver(self, product: Any) -> None:
+    def deliver(self, product: Any, origin: str = "") -> None:
         if isinstance(product, Prediction):
             self.fh.write(json.dumps({"d": product.device, "t": product.t_event_ns, "s": product.score}) + "\n")
             self.fh.flush()

@@ -20,7 +20,7 @@ class FileSink:
     def __init__(self, path: Path) -> None:
         self.fh = open(path, "a", encoding="utf-8")
 
-    def deliver(self, product: Any) -> None:
+    def deliver(self, product: Any, origin: str = "") -> None:
         if isinstance(product, ObjectList):
             self.fh.write(json.dumps({"t": product.t_event_ns, "objects": [
                 [o.track_id, *o.position_enu[:2]] for o in product.objects]}) + "\n")

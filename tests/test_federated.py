@@ -172,8 +172,7 @@ def test_box_wiring_hot_swaps_the_running_fault_operator(aggregator: AggregatorS
     problems: list[str] = []
     fault = fault_prediction(cfg, create_plugin_manager(["furnace_fault"]).pm, problems)
     assert not problems and fault.operators
-    closers: list = []
-    watcher = attach_hot_swap(cfg, fault, closers)
+    watcher = attach_hot_swap(cfg, fault).start()
     predictor = fault.operators[0].scorer.predictor
     try:
         client = FederatedClient(aggregator.endpoint)
@@ -184,7 +183,6 @@ def test_box_wiring_hot_swaps_the_running_fault_operator(aggregator: AggregatorS
         while predictor.version != 1 and time.monotonic() < end:
             time.sleep(0.02)
     finally:
-        for close in closers:
-            close()
+        watcher.stop()
     assert predictor.version == 1 and watcher.counts["swaps"] >= 1
     assert fault.operators[0].scorer.predictor is predictor  # the same running object: no restart

@@ -134,4 +134,4 @@ def test_rsu_run_furnace_on_flink(tmp_path: Path) -> None:
     summary = json.loads(proc.stdout)
     assert summary["stage_stats"]["operators"]["runner"] == "flink"
     assert summary["stage_stats"]["operators"]["job_error"] is None
-    assert summary["stages"]["ingest"]["Prediction"] == 2 * (180 - 59)
+    assert summary["stages"]["routed"]["Prediction"] == 2 * (180 - 59)

@@ -60,7 +60,7 @@ def test_rate_limited_stage_admits_frames_at_the_rate() -> None:
 
 
 class _Sink:
-    def deliver(self, product): ...  # noqa: ANN001, ANN201
+    def deliver(self, product, origin=""): ...  # noqa: ANN001, ANN201
     def stop_plugins(self): ...  # noqa: ANN201
     def close(self): ...  # noqa: ANN201
     def stats(self):  # noqa: ANN201
@@ -73,7 +73,7 @@ def test_full_ingest_queue_drops_by_policy(policy: str) -> None:
     items = [SensorReading(source="s", t_event_ns=T0 + i, device="d", values={}) for i in range(5)]
     for it in items:
         box.ingest(it)
-    kept = [box._queue.get_nowait().t_event_ns - T0 for _ in range(3)]
+    kept = [env.product.t_event_ns - T0 for env in box.pending()]
     assert box.stats.drops["ingest.SensorReading"] == 2
     assert kept == ([0, 1, 2] if policy == "drop_newest" else [2, 3, 4])
 

@@ -8,7 +8,7 @@ import pytest
 
 from rsu_sdk import HealthEvent, Prediction, SensorReading
 
-from rsu.app.stats import RunStats
+from rsu.core.stats import RunStats
 from rsu.pipeline.checkpoint import Checkpointer
 from rsu.pipeline.embedded import EmbeddedRunner, fingerprint
 from rsu.pipeline.operators import END_OF_INPUT, Operator, timer_ms

@@ -247,15 +247,17 @@ def test_context_and_emit_reach_the_others_but_not_the_emitter(tmp_path: Path) -
     config = parse_config({"site": SITE, "plugins": {"enabled": ["raiser", "rec"]}})
     routed: list = []
     host = PluginHost.from_config(config, publisher=RecordingPublisher(), state_root=tmp_path,
-                                  extra_plugins=[("raiser", raiser), ("rec", rec)], emit_sink=routed.append)
+                                  extra_plugins=[("raiser", raiser), ("rec", rec)],
+                                  emit_sink=lambda product, origin: routed.append((product, origin)))
     host.start()
     ctx = raiser.context
     assert (ctx.name, ctx.site.name, ctx.logger.name) == ("raiser", "test-site", "rsu.plugin.raiser")
     assert ctx.state_dir == tmp_path / "raiser" and ctx.state_dir.is_dir()
     host.dispatch(make_object_list())
     assert host.wait_idle(10)
-    [alarm] = routed  # the box routes what plugins emit back through dispatch
-    assert host.dispatch(alarm) == 1
+    [(alarm, origin)] = routed  # the box publishes what plugins emit and dispatches it to the others
+    assert origin == "plugin:raiser"
+    assert host.dispatch(alarm, exclude="raiser") == 1
     assert host.wait_idle(10)
     assert rec.alarms == [alarm] and raiser.alarms == []
     host.stop()

@@ -262,17 +262,16 @@ def test_box_wires_power_and_uplink_into_the_run_summary(tmp_path: Path) -> None
     built = build_box(cfg, base_dir=tmp_path)
     box = built.box
     box.start()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30
     while caps(root) != IDLE and time.monotonic() < deadline:
         time.sleep(0.01)
     assert caps(root) == IDLE  # no traffic: capped
     box.ingest(Alarm(source="furnace", t_event_ns=time.time_ns(), device="d1", kind="fault", active=True))
+    deadline = time.monotonic() + 30
     while caps(root) != BUSY and time.monotonic() < deadline:
         time.sleep(0.01)
     assert caps(root) == BUSY  # an alarm: restored
     box.stop()
-    for close in built.closers:
-        close()
     summary = built.summary()
     power = summary["stage_stats"]["power"]
     assert power["to_idle"] >= 1 and power["to_busy"] >= 1 and power["active_alarms"] == 1

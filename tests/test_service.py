@@ -89,7 +89,7 @@ def test_sigterm_drains_checkpoints_and_exits_0(tmp_path: Path, recording: Path)
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["ckpt-0000000001.pkl"]
     plugin = summary["plugins"]["traffic_broadcast"]
     assert plugin["status"] == "stopped" and plugin["queue_depth"] == 0 and plugin["calls"] > 0  # drained
-    assert summary["stages"]["ingest"]["ObjectList"] > 0
+    assert summary["stages"]["routed"]["ObjectList"] > 0
 
 
 def _startup_failure(args: list[str], cwd: Path) -> list[str]:

@@ -1,20 +1,32 @@
-"""Config -> a ready-to-run box: publisher, plugins, sources, stages. Start-up problems are one clear line each."""
+"""Config -> a ready-to-run box. Each part comes from its own factory; start-up problems are one line each.
+
+Parts, in graph order: the sources (:mod:`rsu.app.source_types`), the detector worker
+(:func:`rsu.app.perception.detector_stage`), fault prediction (:mod:`rsu.app.fault_setup`), the operator
+runner (:mod:`rsu.pipeline.assemble`), the power stage; then the outputs (publisher, plugins) and the services
+the box owns (heartbeat, web server, samplers), stopped in reverse order.
+"""
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rsu_sdk import Product, RsuError, SourceSpec
+from rsu_sdk import Product, RsuError
 
-from rsu.app.host import Box, Source
+from rsu.app.host import Box
 from rsu.app.outputs import Outputs
-from rsu.app.stats import RunStats
+from rsu.app.source_types import build_sources
 from rsu.config import RsuConfig
+from rsu.core.clock import SYSTEM_CLOCK, Clock
+from rsu.core.envelope import stage_origin
+from rsu.core.lanes import InputPolicy
+from rsu.core.lifecycle import CallbackService, Service
+from rsu.core.stats import RunStats
+
+__all__ = ["BuiltBox", "StartupError", "build_box", "input_policies"]
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +47,6 @@ class BuiltBox:
     config: RsuConfig
     endpoint: str
     notes: list[str] = field(default_factory=list)
-    closers: list[Callable[[], None]] = field(default_factory=list)
     services: Any = None  # rsu.web.service.Observability: metrics registry, dashboard state, web server
 
     def banner(self) -> str:
@@ -49,180 +60,74 @@ class BuiltBox:
         return "\n".join(lines)
 
     def run(self, seconds: float | None, should_stop: Callable[[], bool]) -> None:
-        try:
-            if self.services is not None:
-                self.services.start()
-            self.box.run(seconds, should_stop=should_stop)
-        finally:
-            for close in self.closers:
-                close()
+        self.box.run(seconds, should_stop=should_stop)
 
     def summary(self) -> dict[str, Any]:
         return self.box.summary(site=self.config.site.name, endpoint=self.endpoint)
 
 
-class PluginSource:
-    """Adapts a plugin's :class:`~rsu_sdk.SourceSpec` (a generator of products) to the host's source API."""
-
-    def __init__(self, source_id: str, spec: SourceSpec, settings: dict[str, Any]) -> None:
-        self.id = source_id
-        self.spec = spec
-        self.settings = settings
-        self.emitted = 0
-        self.errors = 0
-
-    def run(self, emit: Callable[[Product], None], stop: threading.Event) -> None:
-        try:
-            products: Iterator[Product] = iter(self.spec.open(self.settings, stop.is_set))
-            for product in products:
-                emit(product)
-                self.emitted += 1
-                if stop.is_set():
-                    break
-        except Exception:  # a plugin's source must not take the box down
-            self.errors += 1
-            log.exception("source %s (plugin kind %s) failed", self.id, self.spec.kind)
-
-    def stats(self) -> dict[str, Any]:
-        return {"kind": self.spec.kind, "emitted": self.emitted, "errors": self.errors}
-
-
-def _local_path(value: str, base_dir: Path) -> Path | None:
-    """``value`` as a local file path (relative ones against ``base_dir``), or None for URLs and devices."""
-    if "://" in value or value.startswith(("gst:", "/dev/")) or value.isdigit() or " ! " in value:
-        return None
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else (base_dir / path)
-
-
-def _build_sources(cfg: RsuConfig, base_dir: Path, plugin_kinds: dict[str, SourceSpec],
-                   problems: list[str]) -> list[Source]:
-    sources: list[Source] = []
-    for i, src in enumerate(cfg.sources):
-        where = f"sources[{i}] ({src.id})"
-        if not src.enabled:
-            continue
-        kind = src.type
-        try:
-            if kind == "camera":
-                from rsu.sources.camera import CameraSource
-
-                path = _local_path(src.url, base_dir)
-                if path is not None:
-                    if not path.exists():
-                        problems.append(f"{where}: camera file not found: {path}")
-                        continue
-                    src = src.model_copy(update={"url": str(path)})
-                sources.append(CameraSource(src))
-            elif kind == "ars408":
-                from rsu.sources.ars408.source import Ars408Source
-
-                sources.append(Ars408Source.from_config(src))
-            elif kind == "radar_udp":
-                from rsu.sources.radar_udp import UdpRadarSource
-
-                sources.append(UdpRadarSource.from_config(src))
-            elif kind == "replay":
-                from rsu.sources.replay import ReplaySource
-
-                path = _local_path(src.path, base_dir) or Path(src.path)
-                if not path.is_dir():
-                    problems.append(f"{where}: recording folder not found: {path} "
-                                    f"(make one with: rsu simulate intersection --out {src.path})")
-                    continue
-                sources.append(ReplaySource.from_config(src.model_copy(update={"path": str(path)})))
-            elif kind == "sensor_replay":
-                from rsu.sources.sensor_replay import SensorReplaySource
-
-                path = _local_path(src.path, base_dir) or Path(src.path)
-                if not path.exists():
-                    problems.append(f"{where}: recording not found: {path} "
-                                    f"(make one with: rsu simulate furnace --out {src.path})")
-                    continue
-                sources.append(SensorReplaySource(src.id, path, speed=src.speed, rebase_time=src.rebase_time,
-                                                  loop=src.loop))
-            elif kind == "air_station":
-                from rsu.sources.air_station import AirStationSource
-
-                sources.append(AirStationSource(src))
-            elif kind in plugin_kinds:
-                settings = {k: v for k, v in (src.model_extra or {}).items()}
-                sources.append(PluginSource(src.id, plugin_kinds[kind], settings))
-            else:
-                known = ["camera", "ars408", "radar_udp", "replay", "sensor_replay", "air_station", *sorted(plugin_kinds)]
-                problems.append(f"{where}.type: unknown source type {kind!r}; known: {', '.join(known)}")
-        except (OSError, ValueError, RsuError) as exc:
-            problems.append(f"{where}: {exc}")
-    return sources
-
-
-def _build_stages(cfg: RsuConfig, *, emit: Callable[[Product], None], base_dir: Path, stats: RunStats,
-                  problems: list[str], closers: list[Callable[[], None]], pm: Any = None
-                  ) -> tuple[list[Any], list[Any]]:
-    """The detector (own thread, adaptive rate) and the keyed operators (fusion, fault windows) on the runner.
-
-    ``pm``: the plugin manager, whose registered models the fault predictor runs (rsu/app/fault_setup.py)."""
-    inline: list[Any] = []
-    workers: list[Any] = []
-    if any(s.type == "camera" and s.enabled for s in cfg.sources):
-        from rsu.app.perception import DetectorStage
-        from rsu.inference.detector import Detector
-        from rsu.inference.session import ModelError
-        from rsu.metrics.timing import LatencyHistogram, TimedStage
-
-        try:
-            stage: Any = TimedStage(DetectorStage(Detector.from_config(cfg.models.detector,
-                                                                       protection=cfg.models.protection)),
-                                    LatencyHistogram(cfg.metrics.latency_buckets_ms))
-        except (OSError, ValueError, RsuError, ModelError) as exc:
-            problems.append(f"models.detector: {exc}")
+def input_policies(cfg: RsuConfig, sources: list[tuple[Any, Any]]) -> dict[str, InputPolicy]:
+    """Each source's lane: freshness-bounded, or lossless (back-pressure) for recordings played unpaced."""
+    pc = cfg.pipeline
+    out: dict[str, InputPolicy] = {}
+    for src_cfg, source in sources:
+        unpaced = getattr(src_cfg, "speed", 1.0) == 0
+        if unpaced:
+            out[source.id] = InputPolicy(None, pc.queue.size, "block")
+        elif pc.freshness.enabled:
+            age_ms = pc.freshness.max_age_for(src_cfg.id, src_cfg.type)
+            out[source.id] = InputPolicy(int(age_ms * 1e6), pc.freshness.capacity, "drop_oldest")
         else:
-            if cfg.tiered is not None and cfg.tiered.enabled:  # offload hard frames to the edge server
-                from rsu.tiered.stage import TieredDetectorStage
+            out[source.id] = InputPolicy(None, pc.queue.size, pc.queue.drop_policy)
+    return out
 
-                stage = TieredDetectorStage(stage, cfg.tiered, cfg.privacy)
-                closers.append(stage.close)
-            if cfg.pipeline.adaptive_rate.enabled:
-                from rsu.pipeline.adaptive import AdaptiveRate, CpuSampler, RateLimitedStage
 
-                rate = AdaptiveRate(cfg.pipeline.adaptive_rate)
-                sampler = CpuSampler(rate)
-                sampler.start()
-                closers.append(sampler.stop)
-                stage = RateLimitedStage(stage, rate)
-            workers.append(stage)
+def _stages(cfg: RsuConfig, *, emit_as: Callable[[str], Callable[[Product], None]], base_dir: Path,
+            stats: RunStats, problems: list[str], services: list[Service], pm: Any,
+            activity: Callable[[str], int | None]) -> tuple[list[Any], list[Any]]:
+    """``(inline stages, worker stages)``: the detector worker, fault prediction and the operator runner."""
     from rsu.app.fault_setup import fault_prediction
+    from rsu.app.perception import detector_stage
     from rsu.pipeline.assemble import operator_stage, operators_from_config
 
+    workers = [s for s in [detector_stage(cfg, problems, services)] if s is not None]
+    inline: list[Any] = []
     fault = fault_prediction(cfg, pm, problems)
     if cfg.federated is not None:  # hot-swap new global fault-model versions (rsu/federated/wiring.py)
         from rsu.federated.wiring import attach_hot_swap
 
-        attach_hot_swap(cfg, fault, closers)
+        watcher = attach_hot_swap(cfg, fault)
+        if watcher is not None:
+            services.append(CallbackService("fault-model-watcher", on_start=watcher.start, on_stop=watcher.stop))
     if fault.stage is not None:  # modes inline / worker: a host stage, not checkpointed
         if fault.mode == "worker":
-            fault.stage.start(emit)
-            closers.append(fault.stage.close)
+            stage = fault.stage
+            services.append(CallbackService(f"{stage.name}-worker",
+                                            on_start=lambda: stage.start(emit_as(stage.name))))
         inline.append(fault.stage)
     operators = operators_from_config(cfg, extra=fault.operators)
     if operators:
-        inline.append(operator_stage(cfg, operators, emit=emit, base_dir=base_dir, stats=stats))
+        inline.append(operator_stage(cfg, operators, emit=emit_as("operators"), base_dir=base_dir, stats=stats,
+                                     activity=activity))
     return inline, workers
 
 
-def build_box(cfg: RsuConfig, *, base_dir: Path, state_root: Path | None = None) -> BuiltBox:
+def build_box(cfg: RsuConfig, *, base_dir: Path, state_root: Path | None = None,
+              clock: Clock = SYSTEM_CLOCK) -> BuiltBox:
     """Assemble the box ``cfg`` describes; raise :class:`StartupError` listing every problem."""
     from rsu.plugins.host import PluginHost
     from rsu.plugins.manager import PluginLoadError
     from rsu.plugins.registry import collect_sources
+    from rsu.power.stage import power_stages
     from rsu.publish.zmq_publisher import ZmqPublisher
 
     problems: list[str] = []
     stats = RunStats()
     box_ref: list[Box] = []
 
-    def ingest(product: Product) -> None:
-        box_ref[0].ingest(product)
+    def emit_as(name: str) -> Callable[[Product], None]:
+        origin = stage_origin(name)
+        return lambda product: box_ref[0].ingest(product, origin)
 
     try:
         publisher = ZmqPublisher.from_config(cfg)
@@ -233,37 +138,38 @@ def build_box(cfg: RsuConfig, *, base_dir: Path, state_root: Path | None = None)
 
         publisher = UplinkPublisher(publisher, cfg.publish.uplink)  # type: ignore[assignment]
     try:
-        plugins = PluginHost.from_config(cfg, publisher=publisher, emit_sink=ingest, state_root=state_root)
+        plugins = PluginHost.from_config(cfg, publisher=publisher, state_root=state_root,
+                                         emit_sink=lambda product, origin: box_ref[0].ingest(product, origin))
     except PluginLoadError as exc:
         publisher.close()
         raise StartupError(list(exc.problems)) from None
-    plugin_kinds = collect_sources(plugins.loaded.pm)
-    sources = _build_sources(cfg, base_dir, plugin_kinds, problems)
-    closers: list[Callable[[], None]] = []
-    inline, workers = _build_stages(cfg, emit=ingest, base_dir=base_dir, stats=stats, problems=problems,
-                                    closers=closers, pm=plugins.loaded.pm)
+    services: list[Service] = []
+    sources = build_sources(cfg, base_dir, collect_sources(plugins.loaded.pm), problems)
+    inline, workers = _stages(cfg, emit_as=emit_as, base_dir=base_dir, stats=stats, problems=problems,
+                              services=services, pm=plugins.loaded.pm,
+                              activity=lambda source: box_ref[0].lanes.last_put_ns(source))
     if problems:
-        for close in closers:
-            close()
         publisher.close()
         raise StartupError(problems)
-    from rsu.power.stage import power_stages
-
-    inline += power_stages(cfg, workers=workers, closers=closers)  # idle CPU cap (power.enabled)
-    outputs = Outputs(publisher, plugins, stats)
-    box = Box(sources=sources, sink=outputs, inline_stages=inline, worker_stages=workers, stats=stats,
-              queue_size=cfg.pipeline.queue.size, drop_policy=cfg.pipeline.queue.drop_policy)
+    inline += power_stages(cfg, workers=workers, services=services)  # idle CPU cap (power.enabled)
+    outputs = Outputs(publisher, plugins, stats, clock=clock)
+    box = Box(sources=[s for _, s in sources], sink=outputs, inline_stages=inline, worker_stages=workers,
+              stats=stats, queue_size=cfg.pipeline.queue.size, drop_policy=cfg.pipeline.queue.drop_policy,
+              input_policies=input_policies(cfg, sources), clock=clock)
     box_ref.append(box)
-    built = BuiltBox(box=box, config=cfg, endpoint=publisher.endpoint, closers=closers)
+    built = BuiltBox(box=box, config=cfg, endpoint=publisher.endpoint)
+    from rsu.app.box_health import heartbeat_service
     from rsu.web.service import attach
 
     try:
         built.services = attach(built)  # metrics, dashboard live state (output taps), web server bound
     except RsuError as exc:
-        for close in closers:
-            close()
         publisher.close()
         raise StartupError([str(exc)]) from None
-    closers.append(built.services.close)
+    services.append(CallbackService("web", on_start=built.services.start, on_stop=built.services.close))
+    services.append(heartbeat_service(box, publisher, plugins, cfg.publish.health_interval_s))
+    for service in services:
+        box.services.add(service)
     plugins.start()
+    log.debug("dataflow:\n  %s", "\n  ".join(box.graph.describe()))
     return built

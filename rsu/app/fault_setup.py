@@ -5,9 +5,10 @@ When it runs (the least surprising rules we found; docs/pipeline.md, "Fault pred
 - only when the config has plant readings: an enabled ``sensor_replay`` or ``air_station`` source, or a source
   a plugin registers; otherwise it is off, silently (an intersection config never needs a fault model);
 - no ``fault_prediction`` section: the defaults run if an enabled plugin registers the default model (enabling
-  ``furnace_fault`` is all it takes), else it is off, silently (an air-quality site does not predict faults);
+  the plugin that ships it is all it takes), else it is off, silently (an air-quality site does not predict faults);
 - a section with ``enabled: true`` whose ``model`` no enabled plugin registers: a start-up problem naming the
-  model and the plugin to enable; ``enabled: false``: off.
+  model and the installed plugin that registers it (found through the entry points, not named here);
+  ``enabled: false``: off.
 
 Modes: ``operator`` (default) -> a :class:`~rsu.pipeline.fault_op.FaultWindowOperator` for the runner (keyed,
 checkpointed, same on both runners, batch 1); ``inline`` / ``worker`` -> a
@@ -24,14 +25,12 @@ from rsu_sdk import RsuError
 
 from rsu.config import RsuConfig
 from rsu.config.fault import FaultPredictionConfig
-from rsu.config.sources import BUILTIN_SOURCE_TYPES
+from rsu.app.source_types import yields_readings
 
-__all__ = ["FaultParts", "FAULT_PLUGIN", "fault_prediction", "has_plant_readings"]
+__all__ = ["FaultParts", "fault_prediction", "has_plant_readings", "provider_of"]
 
 log = logging.getLogger(__name__)
 
-FAULT_PLUGIN = "furnace_fault"  # the plugin that ships the default fault model
-_PLANT_SOURCES = ("sensor_replay", "air_station")
 
 
 @dataclass
@@ -45,7 +44,30 @@ class FaultParts:
 
 def has_plant_readings(cfg: RsuConfig) -> bool:
     """True when an enabled source yields plant readings (or may: a plugin's source kind)."""
-    return any(s.enabled and (s.type in _PLANT_SOURCES or s.type not in BUILTIN_SOURCE_TYPES) for s in cfg.sources)
+    return any(s.enabled and yields_readings(s.type) for s in cfg.sources)
+
+
+def provider_of(model: str) -> str | None:
+    """The installed plugin (enabled or not) whose ``rsu_register_models`` registers ``model``, or None."""
+    import importlib.metadata as metadata
+
+    from rsu.plugins.manager import create_plugin_manager
+    from rsu.plugins.registry import call_impl, impls_of
+
+    names = sorted({ep.name for ep in metadata.entry_points(group="rsu.plugins")})
+    try:
+        loaded = create_plugin_manager(names)
+    except Exception:  # noqa: BLE001 - only a hint: a broken plugin must not hide the real problem
+        log.debug("looking for the provider of %s failed", model, exc_info=True)
+        return None
+    for impl in impls_of(loaded.pm, "rsu_register_models"):
+        try:
+            records = call_impl(impl) or []
+        except Exception:  # noqa: BLE001
+            continue
+        if any(getattr(r, "name", None) == model for r in records):
+            return impl.plugin_name
+    return None
 
 
 def fault_prediction(cfg: RsuConfig, pm: Any, problems: list[str]) -> FaultParts:
@@ -64,8 +86,9 @@ def fault_prediction(cfg: RsuConfig, pm: Any, problems: list[str]) -> FaultParts
     if spec is None:
         if explicit:
             found = ", ".join(sorted(specs)) or "none"
-            hint = f"enable plugin {FAULT_PLUGIN} (plugins.enabled: [{FAULT_PLUGIN}])" \
-                if fc.model.startswith("fault-lstm") else "enable the plugin that ships it"
+            owner = provider_of(fc.model)
+            hint = f"enable plugin {owner} (plugins.enabled: [{owner}])" if owner else \
+                "install and enable the plugin that ships it"
             problems.append(f"fault_prediction.model: no enabled plugin registers model {fc.model!r}; {hint}, "
                             f"or set fault_prediction.enabled: false (registered models: {found})")
         else:

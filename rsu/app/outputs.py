@@ -1,43 +1,50 @@
-"""Where every product ends: the ZeroMQ publisher (JSON products) and the plugins."""
+"""Where every product ends: the ZeroMQ publisher (JSON products), Kafka when configured, and the plugins."""
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
 from rsu_sdk import Frame, InvalidDataError, Product, PublishError
 
-from rsu.app.stats import RunStats
+from rsu.core.clock import SYSTEM_CLOCK, Clock
+from rsu.core.stats import RunStats
 from rsu.plugins.host import PluginHost
 from rsu.publish.payloads import publish_product
 from rsu.publish.zmq_publisher import ZmqPublisher
 
 log = logging.getLogger(__name__)
 
+__all__ = ["Outputs"]
+
 
 class Outputs:
-    """Publishes each product (frames stay on the box) and hands it to the plugins, never blocking."""
+    """Publishes each product (frames stay on the box) and hands it to the plugins, never blocking.
 
-    def __init__(self, publisher: ZmqPublisher, plugins: PluginHost, stats: RunStats) -> None:
+    Products a plugin emitted (``context.emit``) are published the same way, with the host's payload code,
+    and go to every plugin but the one that emitted them.
+    """
+
+    def __init__(self, publisher: ZmqPublisher, plugins: PluginHost, stats: RunStats, *,
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self.publisher = publisher
         self.plugins = plugins
         self._stats = stats
+        self._clock = clock
         self.taps: list[Callable[[Product], None]] = []  # e.g. the dashboard's live state, metrics counters
 
-    def deliver(self, product: Product) -> None:
-        """Publish what the host made; products a plugin emitted go to the other plugins only (the plugin
-        publishes what it wants published itself, on the topics it chooses)."""
-        if not isinstance(product, Frame) and self.plugins.origin_of(product) is None:
+    def deliver(self, product: Product, origin: str) -> None:
+        if not isinstance(product, Frame):
             try:
                 publish_product(self.publisher, product)
             except (InvalidDataError, PublishError) as exc:
                 self._stats.count("publish", "invalid")
                 log.warning("not published: %s", exc)
             else:
-                self._stats.latency(type(product).__name__, int(product.t_event_ns), time.time_ns())
-        self.plugins.dispatch(product)
+                self._stats.latency(type(product).__name__, int(product.t_event_ns), self._clock.wall_ns())
+        exclude = origin[len("plugin:"):] if origin.startswith("plugin:") else None
+        self.plugins.dispatch(product, exclude=exclude)
         for tap in self.taps:  # cheap observers; one that raises is counted, never stops the router
             try:
                 tap(product)

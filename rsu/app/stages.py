@@ -1,28 +1,17 @@
-"""Processing stages between sources and outputs, and a worker that runs a slow stage off the main loop."""
+"""A worker that runs a slow stage (the detector) off the router thread, newest input per source first."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
 
 from rsu_sdk import Product
 
-from rsu.app.stats import RunStats
+from rsu.core.stage import Stage
+from rsu.core.stats import RunStats
 
 log = logging.getLogger(__name__)
-
-
-class Stage(Protocol):
-    """Turns one product into zero or more new products (e.g. Frame -> Detections)."""
-
-    name: str
-    handles: tuple[type, ...]
-
-    def process(self, product: Product) -> list[Product]: ...
-
-    def stats(self) -> dict[str, Any]: ...
 
 
 class LatestValueWorker:
@@ -46,7 +35,7 @@ class LatestValueWorker:
 
     def offer(self, product: Product) -> None:
         """Queue ``product`` for the stage, replacing (and counting) an older one from the same source."""
-        key = getattr(product, "source", "")
+        key = product.source
         with self._cond:
             if key in self._pending:
                 self._stats.drop(f"stage.{self.stage.name}.superseded")

@@ -45,7 +45,7 @@ class _Sink:
         self.n = n
         self.done = threading.Event()
 
-    def deliver(self, product: Any) -> None:
+    def deliver(self, product: Any, origin: str = "") -> None:
         if isinstance(product, SensorReading):
             self.lat.append((id(product), time.perf_counter_ns()))
             if len(self.lat) >= self.n:

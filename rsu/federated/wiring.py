@@ -9,7 +9,6 @@ started there (logged); restart the job to pick up a version.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from rsu.config import RsuConfig
@@ -30,8 +29,9 @@ def fault_predictor_of(fault: Any) -> Any:
     return None
 
 
-def attach_hot_swap(cfg: RsuConfig, fault: Any, closers: list[Callable[[], None]]) -> Any:
-    """Start the watcher for the fault predictor (returns it), or None when not configured or not applicable."""
+def attach_hot_swap(cfg: RsuConfig, fault: Any) -> Any:
+    """The watcher for the fault predictor (not started: the box starts and stops it as a service), or None
+    when not configured or not applicable."""
     fc = cfg.federated.client if cfg.federated is not None else None
     if fc is None:
         return None
@@ -47,6 +47,5 @@ def attach_hot_swap(cfg: RsuConfig, fault: Any, closers: list[Callable[[], None]
     from rsu.federated.hotswap import ModelWatcher
 
     watcher = ModelWatcher(FederatedClient(fc.endpoint, timeout_s=fc.timeout_s), cfg.federated.aggregator.model,
-                           lambda data, version: predictor.reload(data, version), poll_s=fc.poll_s).start()
-    closers.append(watcher.stop)
+                           lambda data, version: predictor.reload(data, version), poll_s=fc.poll_s)
     return watcher

@@ -1,6 +1,6 @@
 """A Prometheus collector that reads the box's own counters at scrape time (nothing is updated twice).
 
-Sources of the numbers: :class:`~rsu.app.stats.RunStats` (stages, drops, late events, event-to-publish
+Sources of the numbers: :class:`~rsu.core.stats.RunStats` (stages, drops, late events, event-to-publish
 latency), :class:`~rsu.metrics.counters.ProductCounters` (frames, detections, tracks, alarms, actuations),
 the box (queue depths, sources), ``PluginHost.stats()``, the publisher's stats, the
 :class:`~rsu.metrics.timing.TimedStage` histograms (inference latency) and psutil (CPU, memory).

@@ -10,6 +10,8 @@ from typing import Any
 
 from rsu_sdk import Product
 
+from rsu.core.stage import StageWrapper
+
 __all__ = ["LatencyHistogram", "TimedStage", "timed_stages"]
 
 DEFAULT_BUCKETS_MS = (1, 2, 5, 10, 20, 35, 50, 75, 100, 150, 200, 300, 500, 1000, 2000)
@@ -51,14 +53,12 @@ class LatencyHistogram:
         return None
 
 
-class TimedStage:
+class TimedStage(StageWrapper):
     """Wraps a stage and times each ``process`` call into ``histogram`` (what the wrapped stage does is
     unchanged: same name, inputs, results and stats)."""
 
     def __init__(self, stage: Any, histogram: LatencyHistogram | None = None) -> None:
-        self.stage = stage
-        self.name: str = stage.name
-        self.handles: tuple[type, ...] = stage.handles
+        super().__init__(stage)
         self.histogram = histogram or LatencyHistogram()
 
     def process(self, product: Product) -> list[Product]:
@@ -67,9 +67,6 @@ class TimedStage:
             return self.stage.process(product)
         finally:
             self.histogram.observe(time.perf_counter() - t0)
-
-    def stats(self) -> dict[str, Any]:
-        return self.stage.stats()
 
 
 def timed_stages(stages: Sequence[Any]) -> Iterator[TimedStage]:

@@ -19,6 +19,8 @@ from typing import Any
 
 from rsu_sdk import ObjectList, Product
 
+from rsu.core.stage import StageWrapper
+
 __all__ = ["AdaptiveRate", "RateLimitedStage", "CpuSampler"]
 
 log = logging.getLogger(__name__)
@@ -118,14 +120,13 @@ class CpuSampler:
         self._stop.set()
 
 
-class RateLimitedStage:
+class RateLimitedStage(StageWrapper):
     """Wraps a stage (the detector): admits a camera's frame only every ``1 / rate`` seconds of event time,
     and watches the ObjectLists that pass by to learn the traffic density."""
 
     def __init__(self, stage: Any, rate: AdaptiveRate) -> None:
-        self.stage = stage
+        super().__init__(stage)
         self.rate = rate
-        self.name = stage.name
         self.handles = (*stage.handles, ObjectList)
         self._last: dict[str, int] = {}
         self.counts = {"admitted": 0, "skipped": 0}

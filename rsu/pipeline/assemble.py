@@ -1,4 +1,4 @@
-"""Config -> operators -> runner: what ``rsu run`` (rsu/app/build.py) calls for the keyed, stateful part."""
+"""Config -> operators -> runner: what ``rsu run`` (the box builder) calls for the keyed, stateful part."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def checkpoint_dir(cfg: Any, base_dir: Path | None = None) -> Path:
 
 
 def embedded_runner(cfg: Any, operators: Sequence[Operator], *, base_dir: Path | None = None,
-                    stats: Any = None) -> Any:
+                    stats: Any = None, activity: Any = None) -> Any:
     """An :class:`EmbeddedRunner` for ``operators`` with the config's watermark and checkpoint settings."""
     from rsu.pipeline.checkpoint import Checkpointer
     from rsu.pipeline.embedded import EmbeddedRunner, fingerprint
@@ -43,17 +43,19 @@ def embedded_runner(cfg: Any, operators: Sequence[Operator], *, base_dir: Path |
         ckpt = Checkpointer(checkpoint_dir(cfg, base_dir), keep=pc.checkpoint.keep,
                             fingerprint=fingerprint(operators))
     return EmbeddedRunner(operators, out_of_orderness_ms=pc.out_of_orderness_ms, checkpointer=ckpt,
-                          checkpoint_interval_s=pc.checkpoint.interval_s, stats=stats)
+                          checkpoint_interval_s=pc.checkpoint.interval_s, stats=stats,
+                          idle_timeout_ms=pc.idle_timeout_ms, activity=activity)
 
 
 def operator_stage(cfg: Any, operators: Sequence[Operator], *, emit: Any, base_dir: Path | None = None,
-                   stats: Any = None) -> Any:
+                   stats: Any = None, activity: Any = None) -> Any:
     """The Box stage that runs ``operators`` with the configured runner (``cfg.runner``).
 
-    ``emit`` is the Box's ``ingest``: the Flink runner hands the job's outputs back through it.
+    ``emit`` hands the Flink runner's outputs to the box (its derived lane, as the stage's own outputs);
+    ``activity(source)`` tells the embedded runner's watermarks when a source last sent.
     """
     if cfg.runner == "flink":
         from rsu.pipeline.flink.runner import FlinkRunner
 
         return FlinkRunner(operators, cfg.pipeline, emit, checkpoint_dir=checkpoint_dir(cfg, base_dir) / "flink")
-    return embedded_runner(cfg, operators, base_dir=base_dir, stats=stats)
+    return embedded_runner(cfg, operators, base_dir=base_dir, stats=stats, activity=activity)

@@ -1,8 +1,9 @@
 """The embedded runner: runs the operators in the host process, on the Box's routing thread.
 
-It is a :class:`rsu.app.stages.Stage` (``name``, ``handles``, ``process``, ``stats``) with ``open`` and
-``finish``, so the Box routes source products into it and its outputs on to the sink. It keeps keyed state in
-memory, advances one bounded-out-of-orderness watermark over the merged input, fires event-time timers,
+It is a :class:`rsu.core.stage.Stage` (``name``, ``handles``, ``open``, ``process``, ``finish``, ``stats``), so
+the Box routes source products into it and its outputs on to the stages after it and the sink. It keeps keyed
+state in memory, keeps one bounded-out-of-orderness watermark per source (the operators' watermark is the
+minimum over the active sources; an idle source stops holding it back), fires event-time timers,
 checkpoints to local disk every ``checkpoint_interval_s`` and at finish, and restores at open: elements below
 what the checkpoint had already processed (per product type and source) are skipped, and at that newest time
 as many as it had processed (devices of one source share times), so a replayed input resumes where the state
@@ -15,7 +16,7 @@ import heapq
 import logging
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from rsu_sdk import Product
@@ -23,7 +24,7 @@ from rsu_sdk import Product
 from rsu.pipeline.checkpoint import Checkpointer
 from rsu.pipeline.operators import Operator, timer_ms
 from rsu.pipeline.state import ListState, MemoryStateStore, ValueState
-from rsu.pipeline.watermarks import BoundedOutOfOrderness
+from rsu.pipeline.watermarks import SourceWatermarks
 
 __all__ = ["EmbeddedRunner", "fingerprint"]
 
@@ -62,13 +63,18 @@ class _Ctx:
 
 
 class EmbeddedRunner:
-    """Runs ``operators`` in process. ``stats`` (a :class:`rsu.app.stats.RunStats`) gets late events."""
+    """Runs ``operators`` in process. ``stats`` (a :class:`rsu.core.stats.RunStats`) gets late events.
+
+    :param idle_timeout_ms: a source silent this long (processing time) stops holding the watermark back.
+    :param activity: ``activity(source) -> monotonic ns`` of that source's last input (the box's lanes).
+    """
 
     name = "operators"
 
     def __init__(self, operators: Sequence[Operator], *, out_of_orderness_ms: float = 200.0,
                  checkpointer: Checkpointer | None = None, checkpoint_interval_s: float = 5.0,
-                 stats: Any = None) -> None:
+                 stats: Any = None, idle_timeout_ms: float | None = 2_000.0,
+                 activity: Callable[[str], int | None] | None = None) -> None:
         names = [op.name for op in operators]
         if len(set(names)) != len(names):
             raise ValueError(f"operator names must be unique, got {names}")
@@ -76,7 +82,9 @@ class EmbeddedRunner:
         self.handles: tuple[type, ...] = tuple({t for op in operators for t in op.handles})
         self._routes: dict[type, list[Operator]] = {}
         self.store = MemoryStateStore()
-        self.watermarks = BoundedOutOfOrderness(int(out_of_orderness_ms * 1e6))
+        self.watermarks = SourceWatermarks(int(out_of_orderness_ms * 1e6),
+                                           None if idle_timeout_ms is None else int(idle_timeout_ms * 1e6),
+                                           activity=activity)
         self.checkpointer = checkpointer
         self.checkpoint_interval_s = checkpoint_interval_s
         self._run_stats = stats
@@ -168,7 +176,7 @@ class EmbeddedRunner:
             self.high_water_n[mark] = 1
         elif t == hw:
             self.high_water_n[mark] = self.high_water_n.get(mark, 0) + 1
-        if self.watermarks.on_event(t) and self._timers and self._timers[0][0] <= self.watermarks.watermark:
+        if self.watermarks.on_event(t, element.source) and self._timers and self._timers[0][0] <= self.watermarks.watermark:
             out.extend(self._fire_timers())
         if self.checkpointer is not None and time.monotonic() - self._last_checkpoint >= self.checkpoint_interval_s:
             self.checkpoint()
@@ -216,6 +224,7 @@ class EmbeddedRunner:
             self.checkpointer.save({
                 "tables": self.store.snapshot(), "timers": list(self._timers),
                 "watermark": self.watermarks.watermark, "max_t": self.watermarks.max_t,
+                "source_max": dict(self.watermarks.source_max),
                 "high_water": dict(self.high_water), "high_water_n": dict(self.high_water_n),
             })
         except Exception:  # a full disk must not stop the box; the next interval tries again
@@ -230,6 +239,7 @@ class EmbeddedRunner:
         self._timer_set = set(self._timers)
         self.watermarks.watermark = snap["watermark"]
         self.watermarks.max_t = snap["max_t"]
+        self.watermarks.source_max = dict(snap.get("source_max", {}))
         self.high_water = dict(snap["high_water"])
         self.high_water_n = dict(snap.get("high_water_n", {}))
         self._resume_from = dict(snap["high_water"])

@@ -64,6 +64,9 @@ class FaultPredictionStage:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def open(self) -> None:
+        """Nothing to restore: this stage keeps no checkpointed state."""
+
     def finish(self, end_of_input: bool = False) -> list[Product]:
         """The Box's stop hook: in worker mode, emit what is queued now (while the sink still takes it)."""
         self.close()

@@ -2,11 +2,16 @@
 
 After seeing event times up to ``max_t``, the watermark is ``max_t - out_of_orderness - 1`` (ns): no element
 at or below it is expected any more; one that still comes is *late* (counted; the operator decides).
+:class:`SourceWatermarks` keeps one such watermark per source and takes the minimum over the active ones (the
+embedded runner's); :class:`BoundedOutOfOrderness` is one over a merged stream (one Flink source).
 """
 
 from __future__ import annotations
 
-__all__ = ["BoundedOutOfOrderness", "END_OF_INPUT", "MIN_WATERMARK"]
+import time
+from collections.abc import Callable
+
+__all__ = ["BoundedOutOfOrderness", "END_OF_INPUT", "MIN_WATERMARK", "SourceWatermarks"]
 
 END_OF_INPUT = 2**63 - 1
 """The watermark at end of input, and the timer time that fires only then (Flink's ``Long.MAX_VALUE``)."""
@@ -41,3 +46,72 @@ class BoundedOutOfOrderness:
 
     def end_of_input(self) -> None:
         self.watermark = END_OF_INPUT
+
+
+class SourceWatermarks:
+    """One bounded-out-of-orderness watermark per source; the operators' watermark is the minimum over the
+    active sources and never moves back (Flink: per-split watermarks, ``withIdleness``).
+
+    A source that has sent nothing for ``idle_ns`` of processing time stops holding the watermark back until
+    it sends again. ``activity(source)`` says when a source last sent (the box's lanes know even while the
+    router is busy); without it, when the runner last saw an element of it. ``clock`` reads processing time.
+    """
+
+    __slots__ = ("out_of_orderness_ns", "idle_ns", "_activity", "_clock", "_seen", "source_max", "max_t",
+                 "watermark")
+
+    def __init__(self, out_of_orderness_ns: int, idle_ns: int | None = None, *,
+                 activity: Callable[[str], int | None] | None = None,
+                 clock: Callable[[], int] = time.monotonic_ns) -> None:
+        if out_of_orderness_ns < 0:
+            raise ValueError(f"out_of_orderness must be >= 0, got {out_of_orderness_ns} ns")
+        if idle_ns is not None and idle_ns <= 0:
+            raise ValueError(f"idle timeout must be > 0, got {idle_ns} ns")
+        self.out_of_orderness_ns = int(out_of_orderness_ns)
+        self.idle_ns = idle_ns
+        self._activity = activity
+        self._clock = clock
+        self._seen: dict[str, int] = {}
+        self.source_max: dict[str, int] = {}
+        self.max_t: int | None = None
+        self.watermark = MIN_WATERMARK
+
+    def is_late(self, t_ns: int) -> bool:
+        return t_ns <= self.watermark
+
+    def on_event(self, t_ns: int, source: str = "") -> bool:
+        """Account for an element of ``source`` at ``t_ns``; True when the watermark moved forward."""
+        now = self._clock()
+        self._seen[source] = now
+        if self.max_t is None or t_ns > self.max_t:
+            self.max_t = t_ns
+        prev = self.source_max.get(source)
+        if prev is not None and t_ns <= prev and len(self.source_max) == 1:
+            return False
+        if prev is None or t_ns > prev:
+            self.source_max[source] = t_ns
+        marks = [m for s, m in self.source_max.items() if s == source or not self._idle(s, now)]
+        wm = min(marks) - self.out_of_orderness_ns - 1
+        if wm > self.watermark:
+            self.watermark = wm
+            return True
+        return False
+
+    def _idle(self, source: str, now: int) -> bool:
+        if self.idle_ns is None:
+            return False
+        last = self._activity(source) if self._activity is not None else None
+        if last is None:
+            last = self._seen.get(source)
+        return last is None or now - last > self.idle_ns
+
+    def end_of_input(self) -> None:
+        self.watermark = END_OF_INPUT
+
+    def snapshot(self) -> dict[str, object]:
+        return {"watermark": self.watermark, "max_t": self.max_t, "source_max": dict(self.source_max)}
+
+    def restore(self, snap: dict[str, object]) -> None:
+        self.watermark = int(snap["watermark"])  # type: ignore[call-overload]
+        self.max_t = snap.get("max_t")  # type: ignore[assignment]
+        self.source_max = {str(k): int(v) for k, v in dict(snap.get("source_max") or {}).items()}  # type: ignore[call-overload]

@@ -9,9 +9,7 @@ products from its own bounded queue.
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -33,8 +31,6 @@ __all__ = ["PluginHost", "freeze"]
 
 log = logging.getLogger("rsu.plugins")
 
-_EMITTED_MEMORY = 4096  # products emitted by plugins and not yet seen back by dispatch()
-
 
 def freeze(value: Any) -> Any:
     """A read-only deep copy of JSON-like settings: mappings become MappingProxyType, lists tuples."""
@@ -50,9 +46,10 @@ class PluginHost:
 
     :param loaded: what :func:`~rsu.plugins.manager.create_plugin_manager` returned.
     :param settings: plugin name -> its (already validated) ``plugins.<name>`` section.
-    :param emit_sink: where products that plugins emit go (e.g. the box's ingest queue, which routes them
-        back through :meth:`dispatch`); None dispatches them straight to the other plugins. Either way a
-        plugin never receives a product it emitted itself.
+    :param emit_sink: where products that plugins emit go, as ``emit_sink(product, origin)`` with origin
+        ``plugin:<name>`` (the box's lanes: it publishes them and dispatches them to the other plugins with
+        ``exclude``); None dispatches them straight to the other plugins. Either way a plugin never receives a
+        product it emitted itself.
     :param state_root: each plugin gets ``state_root/<name>`` as its ``state_dir``.
     """
 
@@ -67,7 +64,7 @@ class PluginHost:
         queue_size: int = 256,
         stop_timeout_s: float = 5.0,
         state_root: Path | None = None,
-        emit_sink: Callable[[Product], None] | None = None,
+        emit_sink: Callable[[Product, str], object] | None = None,
     ) -> None:
         self.loaded = loaded
         self.site = site
@@ -85,8 +82,6 @@ class PluginHost:
         }
         self._routes: dict[str, list[tuple[PluginWorker, str, Callable[..., Any], bool]]] = {}
         self._started: set[str] = set()
-        self._emitted: OrderedDict[int, tuple[Product, str]] = OrderedDict()
-        self._emitted_lock = threading.Lock()
         self._running = False
         self._early_health: list[tuple[HealthEvent, str]] = []
         self.unrouted = 0
@@ -99,7 +94,7 @@ class PluginHost:
         publisher: Publisher,
         extra_plugins: Iterable[tuple[str, object]] = (),
         state_root: Path | None = None,
-        emit_sink: Callable[[Product], None] | None = None,
+        emit_sink: Callable[[Product, str], object] | None = None,
     ) -> PluginHost:
         """Load exactly the plugins ``config.plugins.enabled`` names and validate their settings.
 
@@ -185,10 +180,6 @@ class PluginHost:
         """
         if not self._running:
             return 0
-        with self._emitted_lock:
-            entry = self._emitted.pop(id(product), None)
-        if entry is not None and entry[0] is product:
-            exclude = entry[1]
         try:
             hook_name, _ = hook_for(product)
         except InvalidDataError:
@@ -200,28 +191,18 @@ class PluginHost:
                 queued += worker.offer(hook, function, (product,) if wants_arg else ())
         return queued
 
-    def origin_of(self, product: Product) -> str | None:
-        """The plugin that emitted ``product`` (until it is dispatched), or None for products of the host."""
-        with self._emitted_lock:
-            entry = self._emitted.get(id(product))
-        return entry[1] if entry is not None and entry[0] is product else None
-
     def emit(self, product: Product, *, origin: str) -> None:
         """A plugin hands a product back to the host (:attr:`PluginContext.emit`)."""
         if self._emit_sink is None:
             self.dispatch(product, exclude=origin)
             return
-        with self._emitted_lock:
-            self._emitted[id(product)] = (product, origin)
-            while len(self._emitted) > _EMITTED_MEMORY:
-                self._emitted.popitem(last=False)
-        self._emit_sink(product)
+        self._emit_sink(product, f"plugin:{origin}")
 
     def _on_disabled(self, name: str, reason: str) -> None:
         component = f"plugin:{name}"
         try:
             self.publisher.publish("health", {"component": component, "status": "down", "message": reason},
-                                   source=component)
+                                   source=f"plugin.{name}")
         except Exception:  # noqa: BLE001 - the health report must not take the host down
             log.exception("publishing the health of plugin %s failed", name)
         event = HealthEvent(source="rsu", t_event_ns=time.time_ns(), component=component, status="down",

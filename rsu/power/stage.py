@@ -6,7 +6,6 @@ sensor readings, predictions, alarms and actuations. Empty scenes, health events
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from rsu_sdk import (
@@ -22,6 +21,7 @@ from rsu_sdk import (
     SensorReading,
 )
 
+from rsu.core.stage import BaseStage
 from rsu.power.governor import PowerGovernor
 
 __all__ = ["PowerStage", "is_activity", "power_stages"]
@@ -40,7 +40,7 @@ def is_activity(product: Product) -> bool:
     return isinstance(product, (SensorReading, Prediction, Alarm, ActuationCommand, ActuationOutcome))
 
 
-class PowerStage:
+class PowerStage(BaseStage):
     """Feeds a :class:`PowerGovernor` from the host's routing thread; returns no products."""
 
     name = "power"
@@ -61,8 +61,8 @@ class PowerStage:
         return self.governor.stats()
 
 
-def power_stages(cfg: Any, *, workers: list[Any], closers: list[Callable[[], None]]) -> list[PowerStage]:
-    """``[PowerStage]`` with a started governor when ``power.enabled`` (its stop goes into ``closers``), else [].
+def power_stages(cfg: Any, *, workers: list[Any], services: list[Any]) -> list[PowerStage]:
+    """``[PowerStage]`` when ``power.enabled`` (its governor goes into ``services``, started with the box), else [].
 
     ``workers``: the host's worker stages; a detector's adaptive rate (``.rate.busy``) keeps the box busy.
     """
@@ -76,6 +76,7 @@ def power_stages(cfg: Any, *, workers: list[Any], closers: list[Callable[[], Non
     psutil.cpu_percent(None)  # the first call only starts the measurement
     governor = PowerGovernor(cfg.power, busy_signals=[lambda r=r: bool(r.busy) for r in rates],
                              cpu_percent=lambda: psutil.cpu_percent(None))
-    governor.start()
-    closers.append(governor.stop)
+    from rsu.core.lifecycle import CallbackService
+
+    services.append(CallbackService("power-governor", on_start=governor.start, on_stop=governor.stop))
     return [PowerStage(governor)]

@@ -154,11 +154,15 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "attempts": {"type": "integer", "minimum": 0},
         "error": _OPT_STR,
     }),
-    "rsu.health/1": _payload("rsu.health/1", "A change in a component's health", "health", {
+    "rsu.health/1": _payload("rsu.health/1", "A component's health: on every change, and as a heartbeat on an "
+                             "interval (publish.health_interval_s)", "health", {
         "component": _STR,
         "status": {"enum": ["ok", "degraded", "down"]},
         "message": _STR,
-    }),
+        "heartbeat": {"type": "boolean", "description": "true on the periodic heartbeat, absent on a change"},
+        "details": {"type": "object", "description": "the component's counters and state (heartbeat only): "
+                    "e.g. rates, drops, stale inputs, the last error", "additionalProperties": True},
+    }, required=["component", "status", "message"]),
     "rsu.v2x.cpm/1": _payload("rsu.v2x.cpm/1", "Header of a binary V2X message [topic, header, body]", "v2x/cpm", {
         "encoding": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]*$",
                      "description": "the body's format, e.g. cpm-uper; rsu tap picks its decoder by this name"},

@@ -94,5 +94,11 @@ class TieredDetectorStage:
                                          "late")},
             "round_trip": self.client.rtt_percentiles()}}
 
+    def open(self) -> None:
+        self.stage.open()
+
+    def finish(self, end_of_input: bool) -> list[Product]:
+        return self.stage.finish(end_of_input)
+
     def close(self) -> None:
         self.client.close()

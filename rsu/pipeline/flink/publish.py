@@ -13,7 +13,7 @@ from typing import Any
 
 import zmq
 
-from rsu.app.stats import LatencyReservoir
+from rsu.core.stats import LatencyReservoir
 from rsu.pipeline.codec import decode_out_batch, encode_out, encode_out_batch
 
 __all__ = ["JobPusher", "ProductReceiver"]

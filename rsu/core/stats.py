@@ -48,6 +48,7 @@ class RunStats:
         self.drops: Counter[str] = Counter()
         self.late: Counter[str] = Counter()
         self.ahead: Counter[str] = Counter()
+        self.stale: Counter[str] = Counter()
         self._latency: dict[str, LatencyReservoir] = defaultdict(LatencyReservoir)
 
     def count(self, stage: str, key: str = "in", n: int = 1) -> None:
@@ -57,6 +58,11 @@ class RunStats:
     def drop(self, where: str, n: int = 1) -> None:
         with self._lock:
             self.drops[where] += n
+
+    def stale_input(self, where: str, n: int = 1) -> None:
+        """Count inputs shed because they were older than their source's maximum age."""
+        with self._lock:
+            self.stale[where] += n
 
     def late_event(self, where: str, n: int = 1) -> None:
         with self._lock:
@@ -73,7 +79,8 @@ class RunStats:
             self._latency["all"].add((t_publish_ns - t_event_ns) / 1e6)
 
     def summary(self, **extra: Any) -> dict[str, Any]:
-        """The run summary: counts per stage, drops, late events, latency p50/p99 per product, plus ``extra``."""
+        """The run summary: counts per stage, drops, stale inputs shed, late events, latency p50/p99 per
+        product, plus ``extra``."""
         with self._lock:
             out: dict[str, Any] = {
                 "started_ns": self.started_ns,
@@ -81,6 +88,7 @@ class RunStats:
                 "stages": {k: dict(v) for k, v in sorted(self.stages.items())},
                 "drops": dict(self.drops),
                 "late_events": dict(self.late),
+                "stale": dict(self.stale),
                 "latency_event_to_publish": {k: v.percentiles() for k, v in sorted(self._latency.items())},
                 "event_time_ahead": dict(self.ahead),
             }

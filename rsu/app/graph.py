@@ -1,0 +1,105 @@
+"""The box's dataflow, written down once: an ordered list of stages, each consuming some product types.
+
+A product enters the graph at a position: a source's products at the first stage, a stage's outputs just
+after that stage, a plugin's products at the first stage. From there it goes to every later stage that
+consumes its type (worker stages get it through their latest-value slot, inline stages run it at once and
+their outputs enter the graph just after them), and then to the outputs (publisher and plugins). Nothing ever
+goes back to a stage at or before the one that made it, so no product re-enters the queue it came from.
+
+:meth:`Graph.describe` prints the edges (``rsu run -v`` logs them; docs/architecture.md draws them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from rsu_sdk import Product
+
+from rsu.core.envelope import Envelope
+from rsu.core.stage import Stage
+
+__all__ = ["Graph", "Node"]
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One stage of the graph; ``offer`` set means it runs on its own thread (a latest-value worker)."""
+
+    stage: Stage
+    offer: Callable[[Product], None] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.stage.name
+
+
+class Graph:
+    """Routes products forward through ``nodes`` to ``deliver`` (the outputs).
+
+    :param on_error: called with ``(stage name, product)`` when a stage raises (the product still goes on).
+    :param on_count: called with ``(stage name, "in"|"out")``.
+    """
+
+    def __init__(self, nodes: Sequence[Node], deliver: Callable[[Product, str], None], *,
+                 on_error: Callable[[str, Product], None], on_count: Callable[[str, str], None]) -> None:
+        names = [n.name for n in nodes]
+        if len(set(names)) != len(names):
+            raise ValueError(f"stage names must be unique, got {names}")
+        self.nodes = tuple(nodes)
+        self._deliver = deliver
+        self._on_error = on_error
+        self._on_count = on_count
+        self._index = {n.name: i for i, n in enumerate(self.nodes)}
+        self._routes: dict[tuple[type, int], tuple[int, ...]] = {}
+
+    def entry(self, envelope: Envelope) -> int:
+        """Where ``envelope`` enters: just after the stage that made it, else at the first stage."""
+        stage = envelope.stage
+        if stage is not None and stage in self._index:
+            return self._index[stage] + 1
+        return 0
+
+    def consumers(self, kind: type, start: int) -> tuple[int, ...]:
+        """Indices of the stages from ``start`` on that consume ``kind``."""
+        key = (kind, start)
+        route = self._routes.get(key)
+        if route is None:
+            route = self._routes[key] = tuple(
+                i for i in range(start, len(self.nodes)) if issubclass(kind, self.nodes[i].stage.handles))
+        return route
+
+    def route(self, product: Product, origin: str, start: int) -> None:
+        """Send ``product`` (made by ``origin``) to the stages from ``start`` on, then to the outputs."""
+        for i in self.consumers(type(product), start):
+            node = self.nodes[i]
+            if node.offer is not None:
+                node.offer(product)
+                continue
+            try:
+                results = node.stage.process(product)
+            except Exception:  # noqa: BLE001 - one bad product must not stop the router
+                self._on_error(node.name, product)
+                continue
+            self._on_count(node.name, "in")
+            for result in results:
+                self._on_count(node.name, "out")
+                self.route(result, f"stage:{node.name}", i + 1)
+        self._deliver(product, origin)
+
+    def finish_stage(self, index: int, end_of_input: bool) -> None:
+        """Finish inline stage ``index`` and route what it still emits forward."""
+        node = self.nodes[index]
+        for result in node.stage.finish(end_of_input):
+            self._on_count(node.name, "out")
+            self.route(result, f"stage:{node.name}", index + 1)
+
+    def describe(self) -> list[str]:
+        """One line per edge: ``sources -> stage``, ``stage -> stage``, ``stage -> outputs``."""
+        lines = []
+        for i, node in enumerate(self.nodes):
+            kinds = ", ".join(t.__name__ for t in node.stage.handles)
+            how = "worker thread, latest value" if node.offer is not None else "router thread"
+            lines.append(f"[{i}] {node.name} ({how}) consumes {kinds}; outputs go to stages after {i} and out")
+        lines.append("every product -> outputs (ZeroMQ publisher, Kafka if configured, plugins)")
+        return lines
