@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 
 from rsu.config.base import StrictModel
 
-__all__ = ["PipelineConfig", "QueueConfig", "CheckpointConfig", "BatchingConfig", "AdaptiveRateConfig",
+__all__ = ["PipelineConfig", "QueueConfig", "FreshnessConfig", "DEFAULT_MAX_AGE_MS", "CheckpointConfig", "BatchingConfig", "AdaptiveRateConfig",
            "FlinkConfig", "KafkaConfig"]
 
 
@@ -21,6 +21,39 @@ class QueueConfig(StrictModel):
         default="drop_newest",
         description="full queue: drop_newest refuses the arriving product, drop_oldest evicts the oldest; "
                     "either way the drop is counted under drops.ingest.<type>")
+
+
+DEFAULT_MAX_AGE_MS: dict[str, float] = {
+    "camera": 500.0, "ars408": 300.0, "radar_udp": 300.0, "replay": 500.0,
+    "sensor_replay": 2_000.0, "air_station": 2_000.0, "plugin": 1_000.0,
+}
+"""Default maximum age of a source's inputs by source type (``plugin``: every type a plugin registers)."""
+
+
+class FreshnessConfig(StrictModel):
+    """Sensor inputs older than their source's maximum age when the router would take them are shed (counted
+    as ``stale``), newest wins, so latency stays bounded when the CPU is short. Sources that play a recording
+    as fast as possible (``speed: 0``) are never shed: they wait instead (back-pressure)."""
+
+    enabled: bool = True
+    max_age_ms: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_MAX_AGE_MS),
+                                         description="per source type; types not named use max_age_ms.plugin")
+    sources: dict[str, float] = Field(default_factory=dict, description="per source id, overrides the type's")
+    capacity: int = Field(default=1_024, gt=0, description="inputs held per source before the oldest is dropped")
+
+    @model_validator(mode="after")
+    def _positive(self) -> FreshnessConfig:
+        for where, table in (("max_age_ms", self.max_age_ms), ("sources", self.sources)):
+            for key, value in table.items():
+                if not value > 0:  # also refuses NaN
+                    raise ValueError(f"{where}.{key}: expected a maximum age > 0 ms, got {value}")
+        return self
+
+    def max_age_for(self, source_id: str, source_type: str) -> float:
+        if source_id in self.sources:
+            return self.sources[source_id]
+        table = {**DEFAULT_MAX_AGE_MS, **self.max_age_ms}
+        return table.get(source_type, table["plugin"])
 
 
 class CheckpointConfig(StrictModel):
@@ -117,7 +150,11 @@ class PipelineConfig(StrictModel):
     """Operators, their event time and state, and the runners that run them."""
 
     out_of_orderness_ms: int = Field(default=200, ge=0, description="bounded out-of-orderness of the watermark")
+    idle_timeout_ms: float = Field(default=2_000.0, gt=0,
+                                   description="a source that sent nothing for this long (processing time) no longer "
+                                               "holds the operators' watermark back (Flink's withIdleness)")
     queue: QueueConfig = QueueConfig()
+    freshness: FreshnessConfig = FreshnessConfig()
     checkpoint: CheckpointConfig = CheckpointConfig()
     batching: BatchingConfig = BatchingConfig()
     adaptive_rate: AdaptiveRateConfig = AdaptiveRateConfig()

@@ -35,4 +35,6 @@ class ZmqConfig(StrictModel):
 
 class PublishConfig(StrictModel):
     zmq: ZmqConfig = ZmqConfig()
+    health_interval_s: float = Field(default=5.0, gt=0, le=3600,
+                                     description="heartbeat: a health message per source, plugin and the box itself")
     uplink: UplinkConfig = UplinkConfig()
