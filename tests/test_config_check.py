@@ -109,6 +109,8 @@ BROKEN: list[tuple[str, Make, str]] = [
     ("latin-1-file", lambda t, h: "site: {name: caf\u00e9, lat: 0, lon: 0}\n".encode("latin-1"),
      "not UTF-8 text: byte 0xe9"),
     ("utf-16-file", lambda t, h: "site: {}\n".encode("utf-16"), "the file is UTF-16 text"),
+    ("control-character", lambda t, h: "site: {name: s, lat: 0, lon: 0}\nweb: {host: a\x14b}\n",
+     "not valid YAML text: control character #x0014 at line 2"),
     ("yaml-syntax", lambda t, h: "site: {name: s, lat: [1,\n", "YAML syntax error at line"),
     ("yaml-too-deep", lambda t, h: "site: " + "[" * 5000 + "]" * 5000 + "\n", "YAML nested too deeply"),
     ("top-level-list", lambda t, h: "- 1\n- 2\n", "(top level): expected a mapping, got list"),

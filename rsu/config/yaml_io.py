@@ -70,9 +70,10 @@ def _duplicates(node: yaml.Node, path: str, seen: set[int]) -> Iterator[str]:
             yield from _duplicates(item, f"{path}[{i}]", seen)
 
 
-def _yaml_problem(exc: yaml.YAMLError) -> str:
+def _yaml_problem(exc: yaml.YAMLError, text: str) -> str:
     if isinstance(exc, yaml.reader.ReaderError):
-        return f"not valid YAML text: character #x{exc.character:04x} at offset {exc.position} is not allowed"
+        line = text.count("\n", 0, exc.position) + 1
+        return f"not valid YAML text: control character #x{exc.character:04x} at line {line} is not allowed"
     mark = getattr(exc, "problem_mark", None)
     where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "?"
     problem = getattr(exc, "problem", None) or str(exc).strip().splitlines()[0]
@@ -81,8 +82,9 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
 
 def parse_yaml(text: str) -> Any:
     """The single document in ``text`` (None when empty); raise :class:`YamlReadError` naming each problem."""
-    loader = yaml.SafeLoader(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(text)  # its reader rejects control characters here already
         node = loader.get_single_node()
         if node is None:
             return None
@@ -91,11 +93,12 @@ def parse_yaml(text: str) -> Any:
             raise YamlReadError(problems)
         return loader.construct_document(node)
     except yaml.YAMLError as exc:
-        raise YamlReadError([_yaml_problem(exc)]) from None
+        raise YamlReadError([_yaml_problem(exc, text)]) from None
     except RecursionError:
         raise YamlReadError(["YAML nested too deeply to be a config"]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def read_yaml(path: Path) -> Any:
