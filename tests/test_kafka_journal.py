@@ -131,3 +131,13 @@ def test_a_low_record_never_pushes_out_a_normal_one(tmp_path: Path) -> None:
     assert not j.append("low", "rsu.detections", b"site", b"y" * 400)
     stats = j.stats()
     assert stats["dropped"] == {"low": 1} and len(j) == normal
+
+
+def test_one_journal_folder_serves_one_box(tmp_path: Path) -> None:
+    from rsu.publish.journal import JournalError
+
+    j = Journal(tmp_path)
+    with pytest.raises(JournalError, match="in use by another process"):
+        Journal(tmp_path)
+    j.close()
+    Journal(tmp_path).close()  # free again once closed

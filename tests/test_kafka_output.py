@@ -220,3 +220,12 @@ def test_unreachable_broker_journal_is_bounded_and_keeps_safety(tmp_path: Path) 
     faults = [json.loads(r.value)["i"] for r in records if r.priority == "safety"]
     assert faults == list(range(0, 600, 3))
     assert [r.seq for r in records] == sorted(r.seq for r in records)
+
+
+def test_bad_client_setting_is_a_clear_error(tmp_path: Path) -> None:
+    from rsu_sdk import PublishError
+
+    cfg = KafkaConfig(client={"no.such.setting": 1}, journal={"dir": tmp_path / "journal"})
+    with pytest.raises(PublishError, match="publish.kafka: the client refused its settings.*no.such.setting"):
+        KafkaOutput("site-a", cfg)
+    KafkaOutput("site-a", cfg.model_copy(update={"client": {}})).close(0)  # the journal was released

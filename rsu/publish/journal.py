@@ -18,6 +18,7 @@ Thread-safe: one lock guards every method.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import struct
 import threading
@@ -125,6 +126,12 @@ class Journal:
         self._inflight: dict[int, _Segment] = {}
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
+            self._lockfile = (self.folder / "lock").open("a")
+            try:
+                fcntl.flock(self._lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self._lockfile.close()
+                raise JournalError(f"journal {self.folder} is in use by another process (one per box)") from None
             self._committed = self._read_committed()
             self._lanes = {name: _Lane(name, self.folder / name) for name in LANES}
             self._next = self._committed
@@ -343,3 +350,4 @@ class Journal:
                 if lane.writer is not None:
                     lane.writer.close()
                     lane.writer = None
+            self._lockfile.close()  # releases the lock

@@ -33,7 +33,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from confluent_kafka import KafkaError, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 from rsu_sdk import PublishError
 
 from rsu.config.kafka import KafkaConfig
@@ -96,7 +96,11 @@ class KafkaOutput:
             "log_level": 2,  # connection failures come once through error_cb, not every retry as log lines
             **cfg.client,
         }
-        self._producer = Producer(settings, logger=logging.getLogger("rsu.kafka.client"))
+        try:
+            self._producer = Producer(settings, logger=logging.getLogger("rsu.kafka.client"))
+        except KafkaException as exc:
+            self._journal.close()
+            raise PublishError(f"publish.kafka: the client refused its settings: {exc}") from None
         self._sender = threading.Thread(target=self._run, name="kafka-sender", daemon=True)
         self._sender.start()
         if len(self._journal):
@@ -216,7 +220,7 @@ class KafkaOutput:
                 self._producer.poll(_POLL_S)
                 self._drain()
             except Exception:  # noqa: BLE001 - the sender never dies; the next round retries
-                self._n["sender_errors"] += 1
+                self._count("sender_errors")
                 log.exception("kafka sender")
                 self._stop.wait(_POLL_S)
 
