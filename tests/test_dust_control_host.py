@@ -17,6 +17,7 @@ from rsu_sdk.testing import RecordingPublisher
 from rsu.config.model import RsuConfig
 from rsu.plugins.host import PluginHost
 from rsu.plugins.settings import check_plugins
+from rsu.publish.payloads import publish_product
 from rsu.publish.schemas import validate
 from rsu.sim.air_station import simulate
 
@@ -86,7 +87,14 @@ def test_simulated_dust_switches_the_nearest_sprayers_over_modbus(tmp_path):
     rack = Rack()
     cfg = config(rack.port, tmp_path / "rec")
     publisher = RecordingPublisher()
-    host = PluginHost.from_config(cfg, publisher=publisher, state_root=tmp_path / "state")
+    hosts: list[PluginHost] = []
+
+    def box_lane(product, origin: str) -> None:  # what the box does with an emitted product: publish, route
+        publish_product(publisher, product)
+        hosts[0].dispatch(product, exclude=origin.removeprefix("plugin:"))
+
+    host = PluginHost.from_config(cfg, publisher=publisher, state_root=tmp_path / "state", emit_sink=box_lane)
+    hosts.append(host)
     host.start()
     try:
         from rsu.sources.air_station import AirStationSource
