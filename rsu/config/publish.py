@@ -8,6 +8,7 @@ from pydantic import Field
 
 from rsu.config.base import StrictModel
 from rsu.config.hosts import ZmqEndpoint
+from rsu.config.kafka import KafkaConfig
 from rsu.config.uplink import UplinkConfig
 
 
@@ -38,3 +39,4 @@ class PublishConfig(StrictModel):
     health_interval_s: float = Field(default=5.0, gt=0, le=3600,
                                      description="heartbeat: a health message per source, plugin and the box itself")
     uplink: UplinkConfig = UplinkConfig()
+    kafka: KafkaConfig | None = None  # the box as a Kafka producer (docs/scale-out.md)
