@@ -29,9 +29,27 @@ def _print(result: dict[str, Any], as_json: bool) -> None:
     for key, value in result.items():
         if isinstance(value, dict):
             shown = {k: v for k, v in value.items() if not isinstance(v, dict)}
-            click.echo(f"{key}: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
+            if shown or not value:
+                click.echo(f"{key}: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
+            else:  # a group of results (hazards: one line per trigger)
+                _print({f"{key}.{k}": v for k, v in value.items()}, False)
         else:
             click.echo(f"{key}: {value}")
+
+
+def _hazard_names(value: str) -> tuple[str, ...]:
+    from rsu.sim.intersection.hazards import HAZARDS
+
+    if value == "all":
+        return HAZARDS
+    if value == "none":
+        return ()
+    names = tuple(n.strip() for n in value.split(",") if n.strip())
+    unknown = [n for n in names if n not in HAZARDS]
+    if unknown:
+        raise click.BadParameter(f"unknown hazard {', '.join(map(repr, unknown))}; expected all, none or a "
+                                 f"comma-separated list of {', '.join(HAZARDS)}", param_hint="--hazards")
+    return names
 
 
 @click.command("eval")
@@ -45,11 +63,17 @@ def _print(result: dict[str, Any], as_json: bool) -> None:
               help="Tracking: a track matches a truth object within this many metres.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--details", is_flag=True, help="Scenario mode: keep engine and decoder counters in the JSON.")
+@click.option("--hazards", "hazards", is_flag=False, flag_value="all", default=None, metavar="[all|none|LIST]",
+              help="intersection: add scripted hazards (all, or a comma-separated list of stopped-vehicle, "
+                   "jaywalker, wrong-way; none: no hazard, so every event is false) and score the "
+                   "hazard_warning plugin's DENM events (adds 'hazards').")
 def command(target: str, output: Path | None, seconds: float | None, seed: int, out: Path | None,
-            max_distance: float, as_json: bool, details: bool) -> None:
+            max_distance: float, as_json: bool, details: bool, hazards: str | None) -> None:
     """Score a run. TARGET OUTPUT: ground truth (a truth.jsonl or a recording folder) against the tracked
     objects of a run (JSONL of rsu.objects/1 records). TARGET alone: a scenario (intersection) to
     simulate, run fused / camera-only / radar-only, and score."""
+    if hazards is not None and (output is not None or target != "intersection"):
+        raise click.UsageError("--hazards applies to the intersection scenario only")
     if output is not None:
         from rsu.eval.tracking import evaluate, load_output, load_truth
 
@@ -63,8 +87,16 @@ def command(target: str, output: Path | None, seconds: float | None, seed: int, 
     if target not in SCENARIO_EVALS:
         known = ", ".join(sorted(SCENARIO_EVALS))
         raise click.UsageError(f"{target!r} is not a scenario ({known}); to score a run give TRUTH OUTPUT")
-    result = _scenario_eval(target)(seconds=seconds if seconds is not None else SCENARIO_SECONDS.get(target, 60.0),
-                                    seed=seed, out=out)
+    seconds = seconds if seconds is not None else SCENARIO_SECONDS.get(target, 60.0)
+    if hazards is not None:
+        from rsu.eval.hazards import run_scenario
+
+        try:
+            result = run_scenario(seconds=seconds, seed=seed, out=out, hazards=_hazard_names(hazards))
+        except RuntimeError as exc:
+            raise click.ClickException(str(exc)) from None
+    else:
+        result = _scenario_eval(target)(seconds=seconds, seed=seed, out=out)
     if not details:
         result.pop("stats", None)
         for value in result.values():

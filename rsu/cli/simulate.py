@@ -18,8 +18,11 @@ import click
               help="Scenarios with devices (furnace): how many (scenario default if absent).")
 @click.option("--rate", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Scenarios with sampled sensors (furnace): samples per second (scenario default if absent).")
+@click.option("--hazards", "hazards", is_flag=False, flag_value="all", default=None, metavar="[all|LIST]",
+              help="intersection: add scripted hazards (all, or a comma-separated list of stopped-vehicle, "
+                   "jaywalker, wrong-way); their ground truth goes to hazards.jsonl.")
 def command(scenario: str, out: Path, seconds: float | None, seed: int, devices: int | None,
-            rate: float | None) -> None:
+            rate: float | None, hazards: str | None) -> None:
     """Simulate SCENARIO (intersection, furnace, ...) into --out; print a JSON summary."""
     from rsu.sim import DEFAULT_SECONDS, SCENARIOS, get_simulator
 
@@ -30,6 +33,15 @@ def command(scenario: str, out: Path, seconds: float | None, seed: int, devices:
         raise click.BadParameter("must be > 0", param_hint="--seconds")
     simulate = get_simulator(scenario)
     extra = {k: v for k, v in (("devices", devices), ("rate", rate)) if v is not None}
+    if hazards is not None:
+        from rsu.sim.intersection.hazards import HAZARDS
+
+        names = HAZARDS if hazards == "all" else tuple(n.strip() for n in hazards.split(",") if n.strip())
+        unknown = [n for n in names if n not in HAZARDS]
+        if unknown:
+            raise click.BadParameter(f"unknown hazard {', '.join(map(repr, unknown))}; known: {', '.join(HAZARDS)}",
+                                     param_hint="--hazards")
+        extra["hazards"] = names
     try:
         summary = simulate(out, seconds if seconds is not None else DEFAULT_SECONDS.get(scenario, 60.0), seed, **extra)
     except TypeError as exc:

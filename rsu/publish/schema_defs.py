@@ -168,6 +168,18 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                      "description": "the body's format, e.g. cpm-uper; rsu tap picks its decoder by this name"},
         "bytes": {"type": "integer", "minimum": 0, "description": "length of the body frame"},
     }, extra=True),
+    "rsu.v2x.denm/1": _payload("rsu.v2x.denm/1", "Header of a binary DENM [topic, header, body] (hazard_warning)",
+                               "v2x/denm", {
+        "encoding": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]*$",
+                     "description": "the body's format, denm-uper; rsu tap picks its decoder by this name"},
+        "bytes": {"type": "integer", "minimum": 0, "description": "length of the body frame"},
+        "action_id": _obj({"station_id": _NS, "sequence_number": {"type": "integer", "minimum": 0,
+                                                                  "maximum": 65535}}),
+        "transmission": {"enum": ["new", "update", "repeat", "cancel"],
+                         "description": "what this DENM is in the event's life cycle"},
+        "terminated": {"type": "boolean", "description": "true on a cancellation and its repetitions"},
+        "cause": {"type": "string", "description": "stationaryVehicle, humanPresenceOnTheRoad or wrongWayDriving"},
+    }, extra=True),
     "rsu.batch/1": _payload("rsu.batch/1", "Several messages of one topic sent as one while the uplink is slow "
                             "(opt-in: publish.uplink.batch)", "<product>", {
         "items": {"type": "array", "minItems": 1, "description": "the messages, oldest first; each validates "

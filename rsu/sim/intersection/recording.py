@@ -7,6 +7,8 @@ Recording folder (docs/fusion.md, "Recordings"):
 - ``camera.jsonl``: one line per frame: the camera's :class:`Detections` (pixels, as a detector reports them);
 - ``radar.log.gz``: the ARS408 CAN frames, gzipped candump log (python-can ``CanutilsLogWriter``), with
   noise, lost objects, ghosts, clutter, dropped cycles and a few corrupt frames;
+- ``hazards.jsonl`` (with ``hazards``): one line per scripted hazard, its cause and ground-truth interval
+  (:mod:`rsu.sim.intersection.hazards`);
 - ``scenario.yaml``: seed, duration, site, calibration (surveyed ground points, intrinsics, mounts),
   evaluation zone; ``config.yaml``: an rsu config that replays this folder (``rsu run``, ``rsu check``).
 """
@@ -23,6 +25,7 @@ import yaml
 
 from rsu.fusion.geometry import PinholeCamera, RadarMount
 from rsu.fusion.serde import detections_to_dict
+from rsu.sim.intersection.hazards import schedule, spawn_due, write_truth
 from rsu.sim.intersection.sensors import CameraSim, RadarSim, TruthObject
 from rsu.sim.intersection.world import World
 from rsu.sources.ars408 import layout as L
@@ -96,10 +99,16 @@ def _config(scn: dict[str, Any], out: Path) -> dict[str, Any]:
             "fusion": {"mode": "fused", **scn["calibration"]}}
 
 
-def simulate(out: Path | str, seconds: float = 60.0, seed: int = 0, setup: Setup | None = None) -> dict[str, Any]:
-    """Write a recording of ``seconds`` of the intersection to ``out``; return a summary."""
+def simulate(out: Path | str, seconds: float = 60.0, seed: int = 0, setup: Setup | None = None,
+             hazards: tuple[str, ...] | list[str] = ()) -> dict[str, Any]:
+    """Write a recording of ``seconds`` of the intersection to ``out``; return a summary.
+
+    :param hazards: scripted hazards to add (:data:`rsu.sim.intersection.hazards.HAZARDS`); their ground
+        truth goes to ``hazards.jsonl``. Without them the world is exactly the one of the seed.
+    """
     import can
 
+    truths = schedule(tuple(hazards))
     setup = setup or Setup()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -120,6 +129,11 @@ def simulate(out: Path | str, seconds: float = 60.0, seed: int = 0, setup: Setup
             can.Logger(str(out / RADAR_LOG)) as log:
         for k in range(steps):
             t_ns = T0_NS + k * int(DT_S * 1e9)
+            for agent in spawn_due(truths, k * DT_S, world._next_id):
+                world.agents.append(agent)
+                world._next_id += 1
+            for h in truths:
+                h.observe(k * DT_S)
             truth = _truth(world)
             if k % CAMERA_PERIOD == CAMERA_PHASE:
                 det = cam.detect(truth, t_ns, counts["frames"], k * DT_S)
@@ -152,7 +166,11 @@ def simulate(out: Path | str, seconds: float = 60.0, seed: int = 0, setup: Setup
                     counts["radar_cycles"] += 1
             world.step(DT_S)
     scn = _scenario(setup, seconds, seed, _survey(setup, rng))
+    if truths:
+        scn["hazards"] = write_truth(out, truths, T0_NS, seconds)
     (out / "scenario.yaml").write_text(yaml.safe_dump(scn, sort_keys=False))
     (out / "config.yaml").write_text(yaml.safe_dump(_config(scn, out), sort_keys=False))
+    if truths:
+        counts["hazards"] = len(truths)
     return {"scenario": "intersection", "out": str(out), "seconds": seconds, "seed": seed, **counts,
             "bytes": sum(p.stat().st_size for p in out.iterdir() if p.is_file())}

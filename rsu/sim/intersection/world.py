@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +32,14 @@ class Path:
         self.cum = np.r_[0.0, np.cumsum(self.seg_len)]
         self.length = float(self.cum[-1])
         self.seg_dir = seg / np.maximum(self.seg_len, 1e-9)[:, None]
+
+    def project(self, x: float, y: float) -> tuple[float, float]:
+        """Arc length of the point of the path nearest to ``(x, y)``, and the distance to it."""
+        rel = np.array([x, y]) - self.pts[:-1]
+        u = np.clip(np.einsum("ij,ij->i", rel, self.seg_dir), 0.0, self.seg_len)
+        d = np.hypot(*(rel - self.seg_dir * u[:, None]).T)
+        i = int(np.argmin(d))
+        return float(self.cum[i] + u[i]), float(d[i])
 
     def pose(self, s: float) -> tuple[float, float, float]:
         s = min(max(s, 0.0), self.length)
@@ -91,6 +100,7 @@ class Agent:
     v: float = 0.0
     done: bool = False
     size: tuple[float, float, float] = field(default=(4.5, 1.8, 1.5))
+    script: Any = None  # scripted hazards: an object with target_speed(agent, t) (rsu.sim.intersection.hazards)
 
     def state(self) -> tuple[float, float, float, float, float]:
         """x, y, ve, vn, heading."""
@@ -151,7 +161,9 @@ class World:
             self._next_id += 1
 
     # ------------------------------------------------------------------ motion
-    def _target_speed(self, a: Agent, leaders: list[Agent]) -> float:
+    def _target_speed(self, a: Agent, leaders: list[Agent], blocks: list[tuple[float, float]] | None = None) -> float:
+        if a.script is not None:
+            return float(a.script.target_speed(a, self.t))
         if a.kind == "pedestrian":
             c0, _ = a.cross  # type: ignore[misc]
             axis = "ns" if a.arm % 2 == 0 else "ew"  # crossing the W/E arm runs parallel to N-S traffic
@@ -166,10 +178,21 @@ class World:
         gap_stop = stop_s - 1.0 - a.s - a.size[0] / 2
         if not self.green(axis) and gap_stop > -0.5 and a.v**2 / (2 * 4.0) <= gap_stop + 1.0:
             target = min(target, math.sqrt(max(0.0, 2 * 2.5 * gap_stop)))
-        for b in leaders:
-            gap = b.s - a.s - (a.size[0] + b.size[0]) / 2 - 2.0
+        ahead = [(b.s, b.size[0]) for b in leaders] + list(blocks or ())
+        for s_b, length_b in ahead:
+            gap = s_b - a.s - (a.size[0] + length_b) / 2 - 2.0
             target = min(target, max(0.0, min(math.sqrt(max(0.0, 2 * 3.0 * gap)), gap / 1.0)))
         return target
+
+    def _blocks(self, a: Agent, blockers: list[Agent]) -> list[tuple[float, float]]:
+        """Scripted vehicles standing on ``a``'s path ahead of it, as (arc length on a's path, length)."""
+        out = []
+        for b in blockers:
+            x, y, *_ = b.state()
+            s_b, d = a.path.project(x, y)
+            if d < 1.5 and a.s < s_b < a.s + 60.0:
+                out.append((s_b, b.size[0]))
+        return out
 
     def step(self, dt: float) -> None:
         self._spawn(dt)
@@ -177,12 +200,17 @@ class World:
         for a in self.agents:
             if a.approach >= 0:
                 by_approach.setdefault(a.approach, []).append(a)
+        # scripted vehicles that stop (hazards) hold up the traffic behind them; others ignore scripted agents
+        blockers = [a for a in self.agents if a.script is not None and a.kind != "pedestrian"
+                    and getattr(a.script, "stop_s", None) is not None]
         for a in self.agents:
             leaders = []
+            blocks = None
             if a.approach >= 0:
                 leaders = [b for b in by_approach[a.approach]
                            if b is not a and b.s > a.s and (b.turn == a.turn or a.s < ARM - STOP)]
-            target = self._target_speed(a, leaders)
+                blocks = self._blocks(a, blockers) if blockers else None
+            target = self._target_speed(a, leaders, blocks)
             accel = 1.5 if a.kind == "pedestrian" else 2.0
             a.v += float(np.clip(target - a.v, -6.0 * dt, accel * dt))
             a.v = max(0.0, a.v)
