@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from rsu.cli import main
 from rsu.config import ConfigError, load_config, parse_config
 from rsu.config.preflight import preflight
-from rsu.config.yaml_io import YamlReadError, parse_yaml
+from rsu.config.yaml_io import YamlReadError, decode_text, parse_yaml
 
 SITE = {"name": "test-site", "lat": 48.1, "lon": 11.5}
 VALID = {
@@ -111,6 +111,12 @@ BROKEN: list[tuple[str, Make, str]] = [
     ("utf-16-file", lambda t, h: "site: {}\n".encode("utf-16"), "the file is UTF-16 text"),
     ("control-character", lambda t, h: "site: {name: s, lat: 0, lon: 0}\nweb: {host: a\x14b}\n",
      "not valid YAML text: control character #x0014 at line 2"),
+    ("yaml-invalid-date", lambda t, h: "site: {name: s, lat: 0, lon: 0}\nsources:\n  - {id: a, t: 2024-13-45}\n",
+     "YAML value at line 3, column 16 cannot be read: ValueError: month must be in 1..12"),
+    ("yaml-bad-explicit-tag", lambda t, h: "site: {name: s, lat: !!float north, lon: 0}\n",
+     "YAML value at line 1, column 22 cannot be read: ValueError"),
+    ("yaml-python-tag", lambda t, h: "site: !!python/object/apply:os.system [true]\n",
+     "YAML value at line 1, column 7 cannot be read: could not determine a constructor"),
     ("yaml-syntax", lambda t, h: "site: {name: s, lat: [1,\n", "YAML syntax error at line"),
     ("yaml-too-deep", lambda t, h: "site: " + "[" * 5000 + "]" * 5000 + "\n", "YAML nested too deeply"),
     ("top-level-list", lambda t, h: "- 1\n- 2\n", "(top level): expected a mapping, got list"),
@@ -182,6 +188,8 @@ BROKEN: list[tuple[str, Make, str]] = [
     ("curve-key-missing", lambda t, h: with_(publish={"zmq": {"endpoint": "tcp://127.0.0.1:*", "curve": {
         "server_secret_key": "keys/server.key_secret", "authorized_keys": "keys/clients"}}}),
      "publish.zmq.curve.server_secret_key: cannot read key file …server.key_secret"),
+    ("federated-template-missing", lambda t, h: with_(federated={"aggregator": {"template": "v0.onnx"}}),
+     "federated.aggregator.template: model file not found: …v0.onnx"),
     ("checkpoint-dir-is-a-file", lambda t, h: ((t / "ckpt").write_text("x"),
                                                with_(pipeline={"checkpoint": {"dir": "ckpt/box"}}))[1],
      "pipeline.checkpoint.dir: …ckpt is a file, not a folder"),
@@ -318,3 +326,19 @@ def test_random_configs_raise_only_config_errors() -> None:
             assert exc.problems and all(isinstance(p, str) and ": " in p for p in exc.problems)
 
     check()
+
+    tokens = st.sampled_from(["site:", "a: ", " ", "  ", "\n", "- ", "[", "]", "{", "}", ":", ",", "? ", "<<: ",
+                              "&a ", "*a", "!!int ", "!!float ", "!!timestamp ", "!!binary ", "!!set ", "!!map ",
+                              "2024-13-45", "2024-01-01 25:00:00", ".nan", "1e400", "08", "'", '"', "#", "|", ">",
+                              "\t", "x", "1", "\x00", "\x14", "\u00e9", "\ufeff"])
+    yamlish = st.lists(tokens, max_size=60).map("".join)
+
+    @hyp.settings(max_examples=400, deadline=None, database=None)
+    @hyp.given(st.binary(max_size=300) | st.text(max_size=300).map(str.encode) | yamlish.map(str.encode))
+    def read(data: bytes) -> None:
+        try:
+            parse_yaml(decode_text(data))
+        except YamlReadError as exc:
+            assert exc.problems and all(isinstance(p, str) for p in exc.problems)
+
+    read()

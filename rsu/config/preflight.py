@@ -137,6 +137,10 @@ def model_problems(cfg: RsuConfig, base_dir: Path, pm: pluggy.PluginManager) -> 
     if cfg.tiered is not None and "server" in cfg.tiered.model_fields_set:  # read by rsu serve-inference
         problems.append(_detector_problem("tiered.server.detector.model", cfg.tiered.server.detector.model,
                                           base_dir, protection))
+    template = cfg.federated.aggregator.template if cfg.federated is not None else None
+    if template is not None:  # version 0 of rsu federate serve
+        problem = model_file_problem(base_dir / Path(template).expanduser(), protection)
+        problems.append(f"federated.aggregator.template: {problem}" if problem else None)
     fc = cfg.fault_prediction or FaultPredictionConfig()
     if fc.enabled and has_plant_readings(cfg):
         specs = collect_models(pm)

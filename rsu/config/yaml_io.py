@@ -43,6 +43,20 @@ def decode_text(data: bytes) -> str:
                              "cannot be decoded; save the file as UTF-8"]) from None
 
 
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader; a value its constructors reject (``2024-13-45``, ``!!int x``) is a YAML error with
+    the value's line instead of a bare ValueError."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (yaml.YAMLError, RecursionError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - ValueError, TypeError, AttributeError of a constructor
+            raise yaml.constructor.ConstructorError(None, None, f"{type(exc).__name__}: {exc}",
+                                                    node.start_mark) from None
+
+
 def _key_path(parent: str, key: str) -> str:
     return f"{parent}.{key}" if parent else key
 
@@ -77,14 +91,16 @@ def _yaml_problem(exc: yaml.YAMLError, text: str) -> str:
     mark = getattr(exc, "problem_mark", None)
     where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "?"
     problem = getattr(exc, "problem", None) or str(exc).strip().splitlines()[0]
+    if isinstance(exc, yaml.constructor.ConstructorError):
+        return f"YAML value at {where} cannot be read: {problem}"
     return f"YAML syntax error at {where}: {problem}"
 
 
 def parse_yaml(text: str) -> Any:
     """The single document in ``text`` (None when empty); raise :class:`YamlReadError` naming each problem."""
-    loader: yaml.SafeLoader | None = None
+    loader: _Loader | None = None
     try:
-        loader = yaml.SafeLoader(text)  # its reader rejects control characters here already
+        loader = _Loader(text)  # its reader rejects control characters here already
         node = loader.get_single_node()
         if node is None:
             return None
