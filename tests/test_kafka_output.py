@@ -168,14 +168,14 @@ def test_broker_down_journals_then_replays_in_order_per_key(kafka_broker: KafkaB
         during = out.stats()
         assert during["journalled"] - before["journalled"] == 3 * n  # every product went to disk
         assert during["journal"]["bytes"] > 0 and during["dropped"] == 0
-        kafka_broker.start()
+        kafka_broker.start(detach=False)
         wait_for(lambda: out.stats()["delivered"] == 1 + 3 * n, "the journal to be replayed")
         after = out.stats()
         assert after["replayed"] - before["replayed"] == 3 * n
         assert after["journal"]["waiting"] == 0 and after["journal"]["bytes"] == 0
     finally:
         out.close()
-        kafka_broker.start()  # the session's broker stays up for the other tests
+        kafka_broker.start(detach=False)  # the session's broker stays up for the other tests
     topics = [kafka_topic(p, cfg.topic_prefix) for p in ("env", "objects", "fault")]
     msgs = consume(kafka_broker.bootstrap, topics, 1 + 3 * n)
     per_key: dict[tuple[str, bytes], list[int]] = {}

@@ -56,6 +56,13 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
+def _with_parent(cmd: list[str]) -> list[str]:
+    """``cmd`` set to get SIGTERM when this process ends (util-linux ``setpriv --pdeathsig``, where present;
+    no ``preexec_fn``, which is unsafe with the client's threads running)."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", "--", *cmd] if setpriv else cmd
+
+
 def _java() -> str:
     home = os.environ.get("JAVA_HOME")
     java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
@@ -209,8 +216,11 @@ class KafkaBroker:
             return None  # a reused pid, not our broker
         return pid
 
-    def start(self, timeout: float = 120.0) -> None:
-        """Format if needed, start the broker and wait until it serves clients; no-op when already running."""
+    def start(self, timeout: float = 120.0, *, detach: bool = True) -> None:
+        """Format if needed, start the broker and wait until it serves clients; no-op when already running.
+
+        ``detach``: the broker gets its own session and outlives this process (the CLI); otherwise it gets
+        SIGTERM when this process ends, so a killed test run leaves no broker behind."""
         if self.pid() is not None:
             return
         self._check_jars()
@@ -221,9 +231,9 @@ class KafkaBroker:
         self._format()
         self.log_file.unlink(missing_ok=True)
         with (self.state / "stdout.log").open("wb") as out:
-            self._proc = subprocess.Popen(
-                self._java_cmd("kafka.Kafka", str(self.state / "server.properties")),
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            cmd = self._java_cmd("kafka.Kafka", str(self.state / "server.properties"))
+            self._proc = subprocess.Popen(cmd if detach else _with_parent(cmd), stdin=subprocess.DEVNULL,
+                                          stdout=out, stderr=subprocess.STDOUT, start_new_session=detach)
         self._pid_file.write_text(f"{self._proc.pid}\n")
         deadline = time.monotonic() + timeout
         while not self._ready():
@@ -288,11 +298,11 @@ class KafkaBroker:
 
 @contextmanager
 def running_broker(state: str | Path, **kwargs: Any) -> Iterator[KafkaBroker]:
-    """A started broker on free loopback ports (unless given), stopped on exit."""
+    """A started broker on free loopback ports (unless given), stopped on exit (or when this process ends)."""
     kwargs.setdefault("port", free_port())
     kwargs.setdefault("controller_port", free_port())
     broker = KafkaBroker(state, **kwargs)
-    broker.start()
+    broker.start(detach=False)
     try:
         yield broker
     finally:
