@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
+from rsu_sdk import SourceSpec, hookimpl
 
 from rsu.cli import main
 from rsu.config import ConfigError, load_config, parse_config
@@ -342,3 +343,32 @@ def test_random_configs_raise_only_config_errors() -> None:
             assert exc.problems and all(isinstance(p, str) for p in exc.problems)
 
     read()
+
+
+class WeatherPlugin:
+    """A real plugin adding the source kind ``weather`` whose settings need an integer ``port``."""
+
+    @staticmethod
+    def _open(settings: Any, should_stop: Callable[[], bool]) -> Any:
+        return iter(())
+
+    @hookimpl
+    def rsu_register_sources(self) -> list[SourceSpec]:
+        schema = {"type": "object", "properties": {"port": {"type": "integer"}}, "required": ["port"],
+                  "additionalProperties": False}
+        return [SourceSpec(kind="weather", open=self._open, config_schema=schema)]
+
+
+def test_plugin_source_kinds_are_known_and_their_settings_checked(tmp_path: Path) -> None:
+    from rsu.plugins.manager import create_plugin_manager
+
+    pm = create_plugin_manager(["weather"], extra_plugins=[("weather", WeatherPlugin())]).pm
+    good = parse_config({"site": SITE, "sources": [{"id": "w", "type": "weather", "port": 7}]})
+    assert preflight(good, tmp_path, pm=pm, ports=False) == []
+    bad = parse_config({"site": SITE, "sources": [{"id": "w", "type": "weather", "prot": 7},
+                                                  {"id": "l", "type": "lidar"}]})
+    problems = preflight(bad, tmp_path, pm=pm, ports=False)
+    assert problems[:2] == ["sources[0].port: required key is missing",
+                            "sources[0].prot: unknown key; did you mean port?"]
+    assert problems[2].startswith("sources[1].type: unknown source type 'lidar'; known: camera,")
+    assert "sensor_replay, weather (" in problems[2]

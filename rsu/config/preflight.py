@@ -9,7 +9,7 @@ plugins and their settings, CURVE key files, and ports (two entries on one port;
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,8 +44,13 @@ def _recording(key: str, path: Path, *, folder: bool, inner: str | None, hint: s
     return None
 
 
-def source_problems(cfg: RsuConfig, base_dir: Path, plugin_kinds: Collection[str]) -> list[str]:
-    """Camera files and recordings that are missing, and source types neither rsu nor a plugin provides."""
+def source_problems(cfg: RsuConfig, base_dir: Path, plugin_kinds: Mapping[str, Any]) -> list[str]:
+    """Camera files and recordings that are missing, source types neither rsu nor a plugin provides, and the
+    settings of a plugin's source kind against its ``config_schema``.
+
+    :param plugin_kinds: ``type`` -> :class:`rsu_sdk.SourceSpec` of the enabled plugins.
+    """
+    from rsu.plugins.settings import schema_problems
     from rsu.sources.air_station.replay import READINGS_FILE
 
     problems: list[str | None] = []
@@ -69,7 +74,11 @@ def source_problems(cfg: RsuConfig, base_dir: Path, plugin_kinds: Collection[str
             rel = src.replay.path
             problems.append(_recording(f"{where}.replay.path", base_dir / Path(rel).expanduser(), folder=False,
                                        inner=READINGS_FILE, hint=f"make one with: rsu simulate air-station --out {rel}"))
-        elif src.type not in BUILTIN_SOURCE_TYPES and src.type not in plugin_kinds:
+        elif src.type in plugin_kinds and src.type not in BUILTIN_SOURCE_TYPES:
+            schema = getattr(plugin_kinds[src.type], "config_schema", None)
+            if schema is not None:
+                problems.extend(schema_problems(where, schema, dict(src.model_extra or {})))
+        elif src.type not in BUILTIN_SOURCE_TYPES:
             known = [*BUILTIN_SOURCE_TYPES, *sorted(plugin_kinds)]
             problems.append(f"{where}.type: unknown source type {src.type!r}; known: {', '.join(known)} "
                             "(a plugin's type needs that plugin in plugins.enabled)")
