@@ -229,3 +229,20 @@ def test_bad_client_setting_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(PublishError, match="publish.kafka: the client refused its settings.*no.such.setting"):
         KafkaOutput("site-a", cfg)
     KafkaOutput("site-a", cfg.model_copy(update={"client": {}})).close(0)  # the journal was released
+
+
+def test_from_config_builds_the_output_only_when_the_section_is_set(tmp_path: Path) -> None:
+    import yaml
+
+    from rsu.config.loader import parse_config
+
+    raw = yaml.safe_load((Path(__file__).resolve().parents[1] / "configs" / "demo.yaml").read_text())
+    assert KafkaOutput.from_config(parse_config(raw)) is None
+    raw.setdefault("publish", {})["kafka"] = {"bootstrap_servers": f"127.0.0.1:{free_port()}",
+                                              "products": ["objects"], "journal": {"dir": str(tmp_path / "j")}}
+    out = KafkaOutput.from_config(parse_config(raw))
+    assert out is not None
+    try:
+        assert out.site == parse_config(raw).site.name and out.wants("objects") and not out.wants("detections")
+    finally:
+        out.close(0)

@@ -109,7 +109,7 @@ class KafkaOutput:
     @classmethod
     def from_config(cls, config: Any, **kwargs: Any) -> KafkaOutput | None:
         """From a whole :class:`rsu.config.model.RsuConfig`; None when ``publish.kafka`` is not set."""
-        cfg = getattr(config.publish, "kafka", None)
+        cfg = config.publish.kafka
         return None if cfg is None else cls(config.site.name, cfg, **kwargs)
 
     def wants(self, product: str) -> bool:
