@@ -115,6 +115,7 @@ HOSTILE_DATAGRAMS = {
     "5000-digit id": _dgram(1).replace(b'"id": 3', b'"id": ' + b"7" * 5000),
     "int64 max t_event": _dgram(1, t=2**63 - 1),
     "28-digit t_event": _dgram(1, t=10**27),
+    "400-digit t_event": _dgram(1, t=10**400),  # found by hypothesis: the error message itself overflowed
     "1000-char class": _dgram(1, **{"class": "c" * 1000}),
     "x out of range": _dgram(1, x=1e6),
     "huge cycle": _dgram(2**40),

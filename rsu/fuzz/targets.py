@@ -98,15 +98,26 @@ def can_log_line(data: bytes) -> None:
     _check(math.isfinite(rec.timestamp) and len(rec.data) <= 64 and 0 <= rec.arbitration_id <= 0x1FFFFFFF, f"{rec}")
 
 
+_SCRATCH: tempfile.TemporaryDirectory | None = None
+
+
+def _scratch(name: str, data: bytes) -> Path:
+    """``data`` in a file called ``name`` of one scratch folder per process (removed at exit)."""
+    global _SCRATCH
+    if _SCRATCH is None:
+        _SCRATCH = tempfile.TemporaryDirectory(prefix="rsu-fuzz-")
+    f = Path(_SCRATCH.name) / name
+    f.write_bytes(data)
+    return f
+
+
 def can_log_file(data: bytes) -> None:
     from rsu.sources.canlog import iter_can_log
 
-    with tempfile.TemporaryDirectory() as tmp:
-        f = Path(tmp) / ("radar.log.gz" if data[:2] == b"\x1f\x8b" else "radar.log")
-        f.write_bytes(data)
-        counts: dict[str, int] = {}
-        n = sum(1 for _ in iter_can_log(f, counts))
-        _check(n == counts["records"], "records counted wrong")
+    f = _scratch("radar.log.gz" if data[:2] == b"\x1f\x8b" else "radar.log", data)
+    counts: dict[str, int] = {}
+    n = sum(1 for _ in iter_can_log(f, counts))
+    _check(n == counts["records"], "records counted wrong")
 
 
 # ---------------------------------------------------------------------------------------------- JSON inputs
@@ -242,13 +253,10 @@ def config(data: bytes) -> None:
     """A config file through ``load_config`` (what ``rsu check`` and ``rsu run`` read)."""
     from rsu.config import ConfigError, load_config
 
-    with tempfile.TemporaryDirectory() as tmp:
-        f = Path(tmp) / "config.yaml"
-        f.write_bytes(data)
-        try:
-            load_config(f)
-        except ConfigError:
-            return
+    try:
+        load_config(_scratch("config.yaml", data))
+    except ConfigError:
+        return
 
 
 TARGETS: dict[str, Target] = {t.name: t for t in (

@@ -86,7 +86,8 @@ class ClockWindow:
         if abs(off) > self.max_skew_ns:
             self.rejected += 1
             side = "ahead of" if off > 0 else "behind"
-            raise InputRangeError(f"{where}: {_short(t_ns)} is {abs(off) / 1e9:.3g} s {side} the box clock "
+            lag = f"{abs(off) / 1e9:.3g}" if abs(off) < 10**30 else "more than 10^21"
+            raise InputRangeError(f"{where}: {_short(t_ns)} is {lag} s {side} the box clock "
                                   f"(max_clock_skew_s {self.max_skew_ns / 1e9:g})")
         if off > 0:
             self.clamped += 1
