@@ -363,8 +363,10 @@ def test_plugin_source_kinds_are_known_and_their_settings_checked(tmp_path: Path
     from rsu.plugins.manager import create_plugin_manager
 
     pm = create_plugin_manager(["weather"], extra_plugins=[("weather", WeatherPlugin())]).pm
-    good = parse_config({"site": SITE, "sources": [{"id": "w", "type": "weather", "port": 7}]})
+    good = parse_config({"site": SITE, "sources": [{"id": "w", "type": "weather", "port": 7}],
+                         "plugins": {"enabled": ["weather"]}})
     assert preflight(good, tmp_path, pm=pm, ports=False) == []
+    assert preflight(good, tmp_path, ports=False, extra_plugins=[("weather", WeatherPlugin())]) == []
     bad = parse_config({"site": SITE, "sources": [{"id": "w", "type": "weather", "prot": 7},
                                                   {"id": "l", "type": "lidar"}]})
     problems = preflight(bad, tmp_path, pm=pm, ports=False)

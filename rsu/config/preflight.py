@@ -9,7 +9,7 @@ plugins and their settings, CURVE key files, and ports (two entries on one port;
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -199,8 +199,8 @@ def _guarded(what: str, check: Callable[[], list[str]]) -> list[str]:
         return [f"{what}: could not be checked: {type(exc).__name__}: {exc}"]
 
 
-def preflight(cfg: RsuConfig, base_dir: Path, *, pm: pluggy.PluginManager | None = None,
-              ports: bool = True) -> list[str]:
+def preflight(cfg: RsuConfig, base_dir: Path, *, pm: pluggy.PluginManager | None = None, ports: bool = True,
+              extra_plugins: Sequence[tuple[str, object]] = ()) -> list[str]:
     """Every start-up problem of a valid ``cfg``, one ``dotted.key.path: reason`` line each ([] when none).
 
     :param base_dir: relative paths of the config are taken from here (``rsu run`` uses the working directory).
@@ -208,13 +208,14 @@ def preflight(cfg: RsuConfig, base_dir: Path, *, pm: pluggy.PluginManager | None
         ``plugins.enabled`` and every ``plugins.<name>`` section against the plugin's schema.
     :param ports: also bind each configured port for a moment (in use, unknown address). Call it before
         anything of the box binds; two entries on one port are reported either way.
+    :param extra_plugins: ``(name, plugin)`` pairs loaded as if installed, when ``pm`` is None (tests, embedding).
     """
     problems: list[str] = []
     if pm is None:
         from rsu.plugins.manager import create_plugin_manager
         from rsu.plugins.settings import plugin_problems
 
-        loaded = create_plugin_manager(cfg.plugins.enabled)
+        loaded = create_plugin_manager(cfg.plugins.enabled, extra_plugins=extra_plugins)
         problems += _guarded("plugins", lambda: plugin_problems(loaded, cfg.plugins.enabled,
                                                                 cfg.plugins.sections()))
         pm = loaded.pm
