@@ -86,6 +86,8 @@ class HazardWarning:
     def rsu_on_start(self, context: PluginContext) -> None:
         config = context.config
         zones, problems = parse_zones(config.get("zones"))
+        if float(config.get("update_s", 3.0)) >= int(config.get("validity_s", 10)):
+            problems.append("update_s: must be shorter than validity_s, or receivers drop an event that still lasts")
         if problems:
             raise PluginConfigError("hazard_warning", problems)
         self.context = context

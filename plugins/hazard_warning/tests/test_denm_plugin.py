@@ -77,6 +77,9 @@ def test_bad_settings_and_out_of_order_cycles() -> None:
     assert "zones[0].heading_deg" in str(err.value)
     with pytest.raises(PluginConfigError):
         run_plugin(HazardWarning, [], config={"repetition_s": 0})
+    with pytest.raises(PluginConfigError) as err:
+        run_plugin(HazardWarning, [], config={"zones": ZONES, "update_s": 12, "validity_s": 10})
+    assert "update_s" in str(err.value)
     cycles = stopped_then_moving(0, 40, 40)
     run = run_plugin(HazardWarning, cycles[:30] + [cycles[5]] + cycles[30:], config={"zones": ZONES})
     assert run.plugin.stats()["errors"] == 1                              # counted and skipped, not raised
