@@ -80,6 +80,10 @@ class ActuatorWorker:
         with self._wake:
             self._wake.notify()
 
+    def running(self) -> bool:
+        """Whether the worker thread is alive (False once :meth:`stop` returned)."""
+        return self._thread.is_alive()
+
     def idle(self) -> bool:
         return not self._busy and self.journal.next_for(self.actuator) is None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -98,6 +99,44 @@ class SprayerServer:
         self._thread.join(5)
 
 
+class BlackHole:
+    """A TCP server on loopback that accepts connections and never answers (a hung device); closing it
+    closes every connection, so blocked requests fail at once."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._listener.getsockname()[1])
+        self._conns: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, name="black-hole", daemon=True)
+        self._thread.start()
+
+    @property
+    def connections(self) -> int:
+        return len(self._conns)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            self._conns.append(conn)
+
+    def __enter__(self) -> BlackHole:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        except OSError:
+            pass
+        self._listener.close()
+        for conn in self._conns:  # reset, so that a client blocked in recv() fails at once
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+        self._thread.join(10)
+
+
 FAST = {"timeout_s": 0.5, "retry_initial_s": 0.05, "retry_max_s": 0.3, "confirm_timeout_s": 0.3,
         "alarm_after_attempts": 3, "alarm_after_s": 2.0, "stop_timeout_s": 3.0}
 
@@ -117,9 +156,10 @@ def sprayer_config(port: int, n: int = 2, *, readback: bool = True, **extra: Any
 class Harness:
     """The plugin started as the host would: what it emits is recorded and published as the host would."""
 
-    def __init__(self, config: dict[str, Any], state_dir: Path | None = None) -> None:
+    def __init__(self, config: dict[str, Any], state_dir: Path | None = None, emitted: list[Any] | None = None
+                 ) -> None:
         self.publisher = RecordingPublisher()
-        self.emitted: list[Any] = []
+        self.emitted: list[Any] = [] if emitted is None else emitted
         self.plugin = DustControl()
         self.plugin.rsu_on_start(context=plugin_context(
             name="dust_control", config=config, publisher=self.publisher, emitted=self.emitted,
