@@ -246,3 +246,16 @@ def test_from_config_builds_the_output_only_when_the_section_is_set(tmp_path: Pa
         assert out.site == parse_config(raw).site.name and out.wants("objects") and not out.wants("detections")
     finally:
         out.close(0)
+
+
+def test_a_record_the_client_refuses_is_counted_and_does_not_block_the_journal(tmp_path: Path) -> None:
+    cfg = KafkaConfig(bootstrap_servers=f"127.0.0.1:{free_port()}", close_timeout_s=0,
+                      journal={"dir": tmp_path / "journal"})
+    with KafkaOutput("site-a", cfg) as out:
+        out.publish("objects", {"objects": [], "pad": "x" * 2_000_000}, source="fusion")  # over message.max.bytes
+        for i in range(5):
+            out.publish("objects", {"objects": [], "i": i}, source="fusion")
+        wait_for(lambda: out.stats()["failed"] == 1 and out.stats()["journal"]["waiting"] == 0,
+                 "the big record to be refused and the rest handed on")
+        stats = out.stats()
+    assert stats["journalled"] == 6 and stats["in_flight"] == 5 and stats["failed_by_topic"] == {"rsu.objects": 1}

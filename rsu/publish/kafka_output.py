@@ -19,8 +19,10 @@ Store and forward: records go straight to the client while the broker acknowledg
 acknowledgement) they go to the disk journal (:mod:`rsu.publish.journal`: bounded, low priority dropped first,
 safety never) and a sender thread replays the journal in order as the broker takes them (while the broker is
 away it keeps only a few records with the client, which tell it when the broker is back); while the journal
-holds records, new ones queue behind them, so order per key holds across an outage. Records the client still held at :meth:`KafkaOutput.close` are put back
-into the journal, and a journal left by an earlier run is replayed first.
+holds records, new ones queue behind them, so order per key holds across an outage. Records published while :meth:`KafkaOutput.close` runs go to the
+journal; records the client still held when it ends are put back into it; a journal left by an earlier run is
+replayed first. A record the client refuses for good (e.g. larger than ``message.max.bytes``) is counted as
+``failed`` and skipped.
 """
 
 from __future__ import annotations
@@ -79,7 +81,8 @@ class KafkaOutput:
                                 segment_bytes=cfg.journal.segment_bytes)
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._closed = False
+        self._closed = False  # close() began: new records go to the journal
+        self._finished = False  # the journal is closed: new records are dropped (counted)
         self._online = False  # unknown until the broker acknowledges a record: journal first
         self._in_flight = 0
         self._live: dict[int, Record] = {}  # sent straight to the client, not yet acknowledged
@@ -176,10 +179,11 @@ class KafkaOutput:
             self._seq[zmq_topic] += 1
             t_publish = time.time_ns()
             value = join_envelope(head, seq, t_publish if t_event_ns is None else int(t_event_ns), t_publish, data)
-            if self._closed:
+            if self._finished:
                 self._n["dropped_closed"] += 1
                 return
-            if self._online and not len(self._journal) and self._in_flight < self.cfg.max_in_flight:
+            if (self._online and not self._closed and not len(self._journal)
+                    and self._in_flight < self.cfg.max_in_flight):
                 record = Record(self._journal.reserve(), priority, topic, key.encode(), value, body)
                 try:
                     self._produce(record, live=True)
@@ -189,15 +193,23 @@ class KafkaOutput:
             if self._journal.append(priority, topic, key.encode(), value, body):
                 self._journalled[product] += 1
 
-    def _produce(self, record: Record, *, live: bool) -> None:
-        """Hand one record to the client (with ``self._lock`` held); BufferError when its queue is full."""
+    def _produce(self, record: Record, *, live: bool) -> bool:
+        """Hand one record to the client (with ``self._lock`` held); BufferError when its queue is full,
+        False (counted as failed) when the client refuses this record for good (e.g. too large)."""
         headers = None if record.body is None else [(BODY_HEADER, record.body)]
-        self._producer.produce(record.topic, record.value, record.key, headers=headers,
-                               on_delivery=functools.partial(self._on_delivery, record.seq, live))
+        try:
+            self._producer.produce(record.topic, record.value, record.key, headers=headers,
+                                   on_delivery=functools.partial(self._on_delivery, record.seq, live))
+        except KafkaException as exc:
+            self._failed[record.topic] += 1
+            if self._failed[record.topic] <= 3:
+                log.warning("kafka: %s refused: %s", record.topic, exc)
+            return False
         self._in_flight += 1
         self._n["produced"] += 1
         if live:
             self._live[record.seq] = record
+        return True
 
     def _drain(self) -> None:
         """Move journalled records to the client while it has room (in ``seq`` order); while the broker is
@@ -209,10 +221,12 @@ class KafkaOutput:
                 if record is None:
                     return
                 try:
-                    self._produce(record, live=False)
+                    produced = self._produce(record, live=False)
                 except BufferError:
                     return
                 self._journal.take()
+                if not produced:
+                    self._journal.ack(record.seq)  # refused for good: off the journal, counted as failed
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -298,7 +312,9 @@ class KafkaOutput:
             self._live.clear()
         if undelivered:
             self._journal.restore(undelivered)
-        self._journal.close()
+        with self._lock:
+            self._finished = True
+            self._journal.close()
         log.info("kafka: closed (%d records left in the journal)", self._journal.pending())
 
     def __enter__(self) -> KafkaOutput:
