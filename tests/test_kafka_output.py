@@ -259,3 +259,19 @@ def test_a_record_the_client_refuses_is_counted_and_does_not_block_the_journal(t
                  "the big record to be refused and the rest handed on")
         stats = out.stats()
     assert stats["journalled"] == 6 and stats["in_flight"] == 5 and stats["failed_by_topic"] == {"rsu.objects": 1}
+
+
+def test_a_journal_left_by_an_earlier_run_is_delivered_first(kafka_broker: KafkaBroker, tmp_path: Path) -> None:
+    prefix = f"t{uuid.uuid4().hex[:8]}"
+    away = KafkaConfig(bootstrap_servers=f"127.0.0.1:{free_port()}", topic_prefix=prefix, close_timeout_s=0,
+                       journal={"dir": tmp_path / "journal"})
+    with KafkaOutput("site-a", away) as out:  # the broker is unreachable for the whole first run
+        for i in range(20):
+            out.publish("env", {"device": "dev-1", "values": {"i": i}, "units": {}}, source="plant")
+    assert out.stats()["journal"]["waiting"] + out.stats()["journal"]["in_flight"] == 20
+    with KafkaOutput("site-a", away.model_copy(update={"bootstrap_servers": kafka_broker.bootstrap})) as out:
+        out.publish("env", {"device": "dev-1", "values": {"i": 20}, "units": {}}, source="plant")
+        wait_for(lambda: out.stats()["delivered"] == 21, "the earlier run's journal and the new record")
+        assert out.stats()["journal"]["recovered"] == 20
+    msgs = consume(kafka_broker.bootstrap, [kafka_topic("env", prefix)], 21)
+    assert [json.loads(m.value())["values"]["i"] for m in msgs] == list(range(21))
