@@ -15,11 +15,14 @@ __all__ = ["Publisher", "PluginContext", "SiteInfo"]
 
 @runtime_checkable
 class Publisher(Protocol):
-    """Publishes products on the box's ZeroMQ bus (the host owns the socket; plugins never open their own).
+    """Publishes payloads on the box's ZeroMQ bus (the host owns the socket; plugins never open their own).
 
+    For what is *not* an SDK product: a plugin's own products and binary bodies. An SDK product (an
+    ``Alarm``, an ``ActuationCommand``, ...) goes to :attr:`PluginContext.emit` instead, which publishes it.
     The host wraps ``data`` in the versioned envelope of the wire format (``schema``, ``site``, ``source``,
-    ``seq``, ``t_event``, ``t_publish``) and sends it on topic ``rsu/<site>/<product>[/<source>]``.
-    Calls never block on the network; a message that cannot be queued is counted as dropped.
+    ``seq``, ``t_event``, ``t_publish``) and sends it on topic ``rsu/<site>/<product>[/<source>]``; names
+    follow :mod:`rsu_sdk.topics` (else :class:`~rsu_sdk.PublishError`). Calls never block on the network; a
+    message that cannot be queued is counted as dropped.
     """
 
     def publish(
