@@ -69,6 +69,9 @@ class Everything:
     def rsu_on_alarm(self, alarm): self._rec("alarm", alarm)  # noqa: E704
 
     @hookimpl
+    def rsu_on_command(self, command): self._rec("command", command)  # noqa: E704
+
+    @hookimpl
     def rsu_on_actuation(self, outcome): self._rec("actuation", outcome)  # noqa: E704
 
     @hookimpl
@@ -96,13 +99,13 @@ def test_factories_build_valid_values_and_accept_overrides() -> None:
 
 def test_run_plugin_routes_each_product_to_its_hook_and_records_output() -> None:
     inputs = [kit.make_frame(), kit.make_detections(), kit.make_radar_scan(), kit.make_object_list(),
-              kit.make_reading(), kit.make_prediction(0.9), kit.make_alarm(), kit.make_actuation_outcome(),
-              kit.make_health_event()]
+              kit.make_reading(), kit.make_prediction(0.9), kit.make_alarm(), kit.make_actuation_command(),
+              kit.make_actuation_outcome(), kit.make_health_event()]
     run = kit.run_plugin(Everything, inputs, config={"limit": 0.8}, name="everything")
     plugin = run.plugin
     assert [v for _, v in plugin.seen] == inputs
     assert [h for h, _ in plugin.seen] == ["frame", "detections", "radar", "objects", "reading", "prediction",
-                                           "alarm", "actuation", "health"]
+                                           "alarm", "command", "actuation", "health"]
     assert plugin.stopped and plugin.context.site == kit.DEFAULT_SITE
     assert plugin.context.logger.name == "rsu.plugin.everything"
     with pytest.raises(TypeError):
@@ -111,6 +114,9 @@ def test_run_plugin_routes_each_product_to_its_hook_and_records_output() -> None
     assert (msg.source, msg.data, msg.t_event_ns) == ("everything", {"n": 2, "x": 1.5}, kit.T0_NS)
     [alarm] = run.emitted_of(Alarm)
     assert alarm.score == pytest.approx(0.9) and run.emitted == [alarm]
+    [published] = run.messages("fault")  # the emitted alarm, published as the host would
+    assert (published.topic, published.schema, published.data["score"]) == (
+        "rsu/test-site/fault/test", "rsu.fault.alarm/1", pytest.approx(0.9))
 
 
 def test_run_plugin_validates_config_against_the_declared_schema() -> None:
@@ -147,9 +153,11 @@ def test_recording_publisher_checks_like_the_real_one() -> None:
     pub.publish_binary("v2x/cpm", {"encoding": "cpm-uper"}, b"\x01\x02", source="rsu")
     assert pub.of("fault")[0].data == {"arr": [0, 1, 2], "v": 2.0} and pub.of("fault")[0].schema == "rsu.fault/1"
     assert pub.of("v2x/cpm")[0].body == b"\x01\x02"
-    for bad in ("", "Fault", "a//b", "/x"):
+    for bad in ("", "Fault", "a//b", "/x", "faults", "v2x"):
         with pytest.raises(PublishError, match="product"):
             pub.publish(bad, {})
+    with pytest.raises(PublishError, match="source"):
+        pub.publish("fault", {}, source="a/b")
     with pytest.raises(PublishError, match="not JSON-serialisable"):
         pub.publish("fault", {"when": object()})
     with pytest.raises(PublishError, match="not JSON-serialisable"):
