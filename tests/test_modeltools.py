@@ -159,6 +159,22 @@ def test_int8_is_qdq_and_keeps_fp32_top_boxes(model_set) -> None:
 
 @pytest.mark.tools
 @needs_tools
+def test_int8_weights_are_7_bit_so_avx2_kernels_cannot_saturate(model_set) -> None:
+    """x86 without VNNI adds u8*s8 pairs into a saturating int16 (VPMADDUBSW): 255*127*2 overflows, 255*64*2
+    does not. Every quantized weight must lie in [-64, 64] (``reduce_range``), whatever CPU built the model."""
+    model = onnx.load(str(_path(model_set, "pruned_int8")))
+    inits = {i.name: i for i in model.graph.initializer}
+    weights = [numpy_helper.to_array(inits[n.input[0]]) for n in model.graph.node
+               if n.op_type == "DequantizeLinear" and n.input[0] in inits
+               and inits[n.input[0]].data_type == TensorProto.INT8 and len(inits[n.input[0]].dims) == 4]
+    assert len(weights) > 20  # the convolutions' weights
+    low, high = min(int(w.min()) for w in weights), max(int(w.max()) for w in weights)
+    assert -64 <= low and high <= 64, (low, high)
+    assert high - low >= 100  # 7 bits used, not fewer
+
+
+@pytest.mark.tools
+@needs_tools
 def test_whole_graph_int8_destroys_scores(model_set, tmp_path) -> None:
     """Why the head's post-processing is excluded: one uint8 scale for boxes (0-640) and scores (0-1)."""
     from rsu.inference.preprocess import InputSpec

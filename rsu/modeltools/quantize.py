@@ -5,6 +5,18 @@ post-processing stays float: YOLO heads end in one Concat that mixes 0-640 px bo
 uint8 scale for both wipes the scores out (zero detections). :func:`head_postprocess_nodes` finds every node
 downstream of the first reshape out of the 4-D feature maps (box/score decode, DFL, grid math) and excludes
 it. The last convolutions stay INT8.
+
+Which kernels it targets (why ``reduce_range`` is on by default): the QDQ graph is U8S8, uint8 activations and
+int8 per-channel weights, the layout ONNX Runtime's fastest x86 path (MLAS ``QLinearConv``/``MatMulInteger``)
+takes. On x86 without VNNI (AVX2/FMA only: most pre-2019 Xeons, many Atoms and AMD Zen 1-3) that path multiplies
+with ``VPMADDUBSW``, which adds two u8*s8 products into a *saturating* int16: with full 8-bit weights
+255*127*2 = 64770 overflows 32767 and large activations are clipped, so scores collapse (a YOLO kept 6 of 90
+FP32 detections). ``reduce_range=True`` quantizes weights to 7 bits (-64..64): 255*64*2 = 32640 fits, so no
+sum can saturate, on any x86. AVX-512 VNNI/AVX-VNNI (``VPDPBUSD``, 32-bit accumulation) and ARM
+(``SDOT``/``UDOT`` or widening multiplies, e.g. a Jetson's CPU fallback) never saturated and run the same model
+unchanged; they lose one bit of weight precision, which per-channel scales make up for (top boxes and score
+correlation unchanged within noise). Signed activations (S8S8) avoid saturation too but have no fast x86
+kernel in ONNX Runtime (about FP32 speed here), so U8S8 with 7-bit weights keeps the INT8 speed-up everywhere.
 """
 
 from __future__ import annotations
@@ -107,12 +119,13 @@ class QuantReport:
     excluded_nodes: int
     qdq_nodes: int
     per_channel: bool
+    reduce_range: bool = True
     comparison: OutputComparison | None = None
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in ("source", "output", "frames", "excluded_nodes", "qdq_nodes",
-                                             "per_channel", "notes")}
+                                             "per_channel", "reduce_range", "notes")}
         out["comparison"] = self.comparison.as_dict() if self.comparison else None
         return out
 
@@ -125,8 +138,12 @@ def quantize_batches(
     per_channel: bool = True,
     exclude_head: bool = True,
     method: str = "minmax",
+    reduce_range: bool = True,
 ) -> tuple[int, int]:
-    """Write a static INT8 QDQ model of ``fp32`` to ``out``; returns ``(excluded_nodes, qdq_nodes)``."""
+    """Write a static INT8 QDQ model of ``fp32`` to ``out``; returns ``(excluded_nodes, qdq_nodes)``.
+
+    ``reduce_range``: 7-bit weights, so that x86 CPUs without VNNI cannot saturate (see the module docstring);
+    turn it off only for a model that will run on VNNI or ARM CPUs alone."""
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -150,7 +167,8 @@ def quantize_batches(
         quantize_static(
             str(pre), str(out), FrameReader(input_name, batches),
             quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-            per_channel=per_channel, nodes_to_exclude=excluded, calibrate_method=methods[method],
+            per_channel=per_channel, reduce_range=reduce_range, nodes_to_exclude=excluded,
+            calibrate_method=methods[method],
         )
     qdq = sum(n.op_type in {"QuantizeLinear", "DequantizeLinear"} for n in onnx.load(str(out)).graph.node)
     return len(excluded), qdq
@@ -165,6 +183,7 @@ def quantize(
     per_channel: bool = True,
     exclude_head: bool = True,
     method: str = "minmax",
+    reduce_range: bool = True,
     compare: bool = True,
     progress: Callable[[str], None] = _quiet,
 ) -> QuantReport:
@@ -174,7 +193,7 @@ def quantize(
     batches = calibration_batches(calibration, spec, limit)
     progress(f"calibrating on {len(batches)} frames and writing static INT8 (QDQ) to {out}")
     excluded, qdq = quantize_batches(fp32, out, batches, per_channel=per_channel, exclude_head=exclude_head,
-                                     method=method)
+                                     method=method, reduce_range=reduce_range)
     notes = []
     if not exclude_head:
         notes.append("whole graph quantized: YOLO scores usually collapse (box and score share one scale)")
@@ -183,4 +202,5 @@ def quantize(
         progress("comparing INT8 with FP32 outputs")
         comparison = compare_models(fp32, out, batches)
     return QuantReport(source=str(fp32), output=str(out), frames=len(batches), excluded_nodes=excluded,
-                       qdq_nodes=qdq, per_channel=per_channel, comparison=comparison, notes=notes)
+                       qdq_nodes=qdq, per_channel=per_channel, reduce_range=reduce_range, comparison=comparison,
+                       notes=notes)
