@@ -154,3 +154,11 @@ def test_guide_says_how_to_see_a_plugins_log_and_the_threading_contract(repo_roo
     assert "### Threading contract" in text and "the plugin's own worker thread" in text
     for name in _hookspecs():
         assert f"`{name}`" in text or f"### {name}(" in text, name
+
+
+@pytest.mark.parametrize("name", sorted(_hookspecs()))
+def test_every_hookspec_states_its_thread_rate_and_version(name: str) -> None:
+    doc = inspect.getdoc(_hookspecs()[name]) or ""
+    assert "thread" in doc, f"{name}: say on which thread it is called"
+    assert re.search(r"\b(once|each|every)\b", doc), f"{name}: say how often it is called"
+    assert ".. versionadded::" in doc and "Example::" in doc, name
