@@ -37,7 +37,7 @@ import pluggy
 import pytest
 
 from rsu_sdk import hookspecs
-from rsu_sdk.context import PluginContext, SiteInfo
+from rsu_sdk.context import PluginContext, Publisher, SiteInfo
 from rsu_sdk.errors import PluginConfigError, PublishError
 from rsu_sdk.factories import (
     DEFAULT_SITE, T0_NS, make_actuation_command, make_actuation_outcome, make_alarm, make_detections, make_frame,
@@ -135,7 +135,7 @@ class RecordingPublisher:
             return [m for m in self.messages if m.schema == schema]
 
 
-def host_emitter(publisher: RecordingPublisher, emitted: list[Product]) -> Callable[[Product], None]:
+def host_emitter(publisher: Publisher, emitted: list[Product]) -> Callable[[Product], None]:
     """A ``PluginContext.emit`` that does what the host does with an emitted product.
 
     It checks that a hook receives the product's type, publishes it with the host's payload code
