@@ -17,7 +17,7 @@ from rsu_sdk import SourceSpec, hookimpl
 
 from rsu.cli import main
 from rsu.config import ConfigError, load_config, parse_config
-from rsu.config.preflight import preflight
+from rsu.app.preflight import preflight
 from rsu.config.yaml_io import YamlReadError, decode_text, parse_yaml
 
 SITE = {"name": "test-site", "lat": 48.1, "lon": 11.5}

@@ -12,7 +12,7 @@ from rsu.assets.fetch import fetch_all
 from rsu.assets.paths import assets_dir
 from rsu.cli import main
 from rsu.config import RsuConfig, load_config
-from rsu.config.preflight import local_path, preflight
+from rsu.app.preflight import local_path, preflight
 from rsu.sources.air_station.replay import READINGS_FILE
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))

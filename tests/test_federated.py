@@ -148,7 +148,7 @@ def test_hot_swap_without_restart(aggregator: AggregatorServer) -> None:
 @pytest.mark.tools
 def test_three_boxes_global_beats_each_local_on_the_union(tmp_path: Path) -> None:
     pytest.importorskip("torch", reason="fine-tuning needs the tools extra (torch)")
-    from rsu.federated.experiment import three_box_experiment
+    from rsu.fedsim.experiment import three_box_experiment
 
     result = three_box_experiment(tmp_path, rounds=6, steps=30, seconds=28_800.0)
     print("FedAvg on the union of fault kinds:", json.dumps({"global": result["global"], "local": result["local"]}))

@@ -16,8 +16,8 @@ from rsu.cli import main  # noqa: E402
 from rsu.config.protection import ModelProtectionConfig  # noqa: E402
 from rsu.inference.fault_predictor import FaultPredictor  # noqa: E402
 from rsu.inference.session import make_session  # noqa: E402
-from rsu.modeltools.seal import SealError, open_sealed, read_header, seal_bytes, verify_file  # noqa: E402
-from rsu.modeltools.seal_keys import ModelKey, load_signing_key, load_verify_key  # noqa: E402
+from rsu.inference.seal import SealError, open_sealed, read_header, seal_bytes, verify_file  # noqa: E402
+from rsu.inference.seal_keys import ModelKey, load_signing_key, load_verify_key  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 FAULT_DIR = REPO / "plugins" / "furnace_fault" / "rsu_furnace_fault"

@@ -9,7 +9,7 @@ the box owns (heartbeat, web server, samplers), stopped in reverse order.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,9 +112,13 @@ def _stages(cfg: RsuConfig, *, emit_as: Callable[[str], Callable[[Product], None
     return inline, workers
 
 
-def build_box(cfg: RsuConfig, *, base_dir: Path, state_root: Path | None = None,
-              clock: Clock = SYSTEM_CLOCK) -> BuiltBox:
-    """Assemble the box ``cfg`` describes; raise :class:`StartupError` listing every problem."""
+def build_box(cfg: RsuConfig, *, base_dir: Path, state_root: Path | None = None, clock: Clock = SYSTEM_CLOCK,
+              extra_plugins: Sequence[tuple[str, object]] = ()) -> BuiltBox:
+    """Assemble the box ``cfg`` describes; raise :class:`StartupError` listing every problem.
+
+    :param extra_plugins: ``(name, plugin object)`` registered beside the entry points (tests, embedding);
+        each must still be enabled in ``plugins.enabled``.
+    """
     from rsu.plugins.host import PluginHost
     from rsu.plugins.manager import PluginLoadError
     from rsu.plugins.registry import collect_sources
@@ -138,7 +142,7 @@ def build_box(cfg: RsuConfig, *, base_dir: Path, state_root: Path | None = None,
 
         publisher = UplinkPublisher(publisher, cfg.publish.uplink)  # type: ignore[assignment]
     try:
-        plugins = PluginHost.from_config(cfg, publisher=publisher, state_root=state_root,
+        plugins = PluginHost.from_config(cfg, publisher=publisher, state_root=state_root, extra_plugins=extra_plugins,
                                          emit_sink=lambda product, origin: box_ref[0].ingest(product, origin))
     except PluginLoadError as exc:
         publisher.close()
@@ -152,7 +156,9 @@ def build_box(cfg: RsuConfig, *, base_dir: Path, state_root: Path | None = None,
         publisher.close()
         raise StartupError(problems)
     inline += power_stages(cfg, workers=workers, services=services)  # idle CPU cap (power.enabled)
-    outputs = Outputs(publisher, plugins, stats, clock=clock)
+    from rsu.publish.kafka_output import KafkaOutput
+
+    outputs = Outputs(publisher, plugins, stats, clock=clock, kafka=KafkaOutput.from_config(cfg))
     box = Box(sources=[s for _, s in sources], sink=outputs, inline_stages=inline, worker_stages=workers,
               stats=stats, queue_size=cfg.pipeline.queue.size, drop_policy=cfg.pipeline.queue.drop_policy,
               input_policies=input_policies(cfg, sources), clock=clock)

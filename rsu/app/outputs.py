@@ -11,7 +11,7 @@ from rsu_sdk import Frame, InvalidDataError, Product, PublishError
 from rsu.core.clock import SYSTEM_CLOCK, Clock
 from rsu.core.stats import RunStats
 from rsu.plugins.host import PluginHost
-from rsu.publish.payloads import publish_product
+from rsu.publish.payloads import PRODUCT_OF, publish_product
 from rsu.publish.zmq_publisher import ZmqPublisher
 
 log = logging.getLogger(__name__)
@@ -27,8 +27,9 @@ class Outputs:
     """
 
     def __init__(self, publisher: ZmqPublisher, plugins: PluginHost, stats: RunStats, *,
-                 clock: Clock = SYSTEM_CLOCK) -> None:
+                 clock: Clock = SYSTEM_CLOCK, kafka: Any = None) -> None:
         self.publisher = publisher
+        self.kafka = kafka  # rsu.publish.kafka_output.KafkaOutput when publish.kafka is configured
         self.plugins = plugins
         self._stats = stats
         self._clock = clock
@@ -43,6 +44,12 @@ class Outputs:
                 log.warning("not published: %s", exc)
             else:
                 self._stats.latency(type(product).__name__, int(product.t_event_ns), self._clock.wall_ns())
+            if self.kafka is not None and self.kafka.wants(PRODUCT_OF[type(product)][0]):
+                try:
+                    publish_product(self.kafka, product)
+                except (InvalidDataError, PublishError) as exc:
+                    self._stats.count("kafka", "invalid")
+                    log.warning("not produced to Kafka: %s", exc)
         exclude = origin[len("plugin:"):] if origin.startswith("plugin:") else None
         self.plugins.dispatch(product, exclude=exclude)
         for tap in self.taps:  # cheap observers; one that raises is counted, never stops the router
@@ -56,7 +63,12 @@ class Outputs:
         self.plugins.stop()
 
     def close(self) -> None:
+        if self.kafka is not None:
+            self.kafka.close()  # what the broker has not acknowledged stays in the journal
         self.publisher.close()
 
     def stats(self) -> dict[str, Any]:
-        return {"publish": self.publisher.stats(), "plugins": self.plugins.stats()}
+        out = {"publish": self.publisher.stats(), "plugins": self.plugins.stats()}
+        if self.kafka is not None:
+            out["kafka"] = self.kafka.stats()
+        return out

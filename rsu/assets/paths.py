@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from rsu.inference.session import ModelError
+from rsu.core.errors import ModelError
 
 __all__ = ["ENV_VAR", "assets_dir", "resolve_model", "data_file"]
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
+
+from rsu.core.stats import summary_ms
+
+__all__ = ["summary_ms", "time_calls"]
 
 
 def time_calls(fn: Callable[[], object], repeat: int, warmup: int = 3) -> np.ndarray:
@@ -18,14 +22,3 @@ def time_calls(fn: Callable[[], object], repeat: int, warmup: int = 3) -> np.nda
         fn()
         out[i] = (time.perf_counter_ns() - t0) / 1e6
     return out
-
-
-def summary_ms(samples_ms: Sequence[float] | np.ndarray) -> dict[str, float]:
-    """Median, p99 and mean of millisecond samples, rounded for JSON."""
-    arr = np.asarray(samples_ms, dtype=np.float64)
-    return {
-        "p50_ms": round(float(np.median(arr)), 4),
-        "p99_ms": round(float(np.percentile(arr, 99)), 4),
-        "mean_ms": round(float(arr.mean()), 4),
-        "n": int(arr.size),
-    }

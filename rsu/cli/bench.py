@@ -7,7 +7,7 @@ import json
 
 import click
 
-TARGETS = ("detector", "lstm", "fusion", "pipeline", "flink", "v2x", "zmq", "tiered")
+TARGETS = ("detector", "lstm", "fusion", "pipeline", "flink", "v2x", "zmq", "tiered", "overload")
 
 
 @click.command("bench")

@@ -18,7 +18,7 @@ def command(config: Path, no_ports: bool) -> None:
     naming each problem by its dotted key path. Relative paths are taken from the working directory."""
     from rsu.cli.common import report_config_error
     from rsu.config import ConfigError, load_config
-    from rsu.config.preflight import preflight
+    from rsu.app.preflight import preflight
 
     try:
         cfg = load_config(config)

@@ -71,10 +71,10 @@ def push_cmd(recording: Path, endpoint: str, box_id: str, model: str, steps: int
     """Fine-tune the latest global model on RECORDING (``rsu simulate furnace --out``) and send the update.
     Needs the tools extra (torch)."""
     from rsu.federated.client import FederatedClient, FederationError
-    from rsu.federated.data import recording_data
+    from rsu.fedsim.data import recording_data
     from rsu.federated.messages import ModelUpdate
     from rsu.federated.store import registered_model_path
-    from rsu.federated.train import FineTune, fine_tune
+    from rsu.fedsim.train import FineTune, fine_tune
     from rsu.federated.weights import read_weights
 
     meta = json.loads(registered_model_path(model).with_suffix(".json").read_text(encoding="utf-8"))
@@ -123,7 +123,7 @@ def demo_cmd(rounds: int, steps: int, seed: int, work: Path | None) -> None:
     union of all kinds (JSON). Needs the tools extra (torch)."""
     import tempfile
 
-    from rsu.federated.experiment import three_box_experiment
+    from rsu.fedsim.experiment import three_box_experiment
 
     if work is not None:
         result = three_box_experiment(work, rounds=rounds, steps=steps, seed=seed)

@@ -12,7 +12,7 @@ _ENV_HELP = "Environment variable holding the AES key (hex or base64)."
 
 
 def _model_key(key_file: Path | None, key_env: str | None):  # noqa: ANN202
-    from rsu.modeltools.seal_keys import SealKeyError, load_model_key
+    from rsu.inference.seal_keys import SealKeyError, load_model_key
 
     try:
         key = load_model_key(key_file, key_env)
@@ -29,7 +29,7 @@ def _model_key(key_file: Path | None, key_env: str | None):  # noqa: ANN202
 @click.option("--force", is_flag=True, help="Replace existing key files.")
 def keygen_cmd(out: Path, force: bool) -> None:
     """Make a model key and an Ed25519 signing key pair (the public half goes on the boxes)."""
-    from rsu.modeltools.seal_keys import generate_keys
+    from rsu.inference.seal_keys import generate_keys
 
     try:
         keys = generate_keys(out, force=force)
@@ -53,8 +53,8 @@ def keygen_cmd(out: Path, force: bool) -> None:
 def seal_cmd(model: Path, out: Path | None, signing_key: Path, key_file: Path | None, key_env: str | None,
              sign_only: bool) -> None:
     """Encrypt MODEL with the model key and sign it; the box decrypts it only in memory."""
-    from rsu.modeltools.seal import seal_file
-    from rsu.modeltools.seal_keys import SealKeyError, load_signing_key
+    from rsu.inference.seal import seal_file
+    from rsu.inference.seal_keys import SealKeyError, load_signing_key
 
     if sign_only == bool(key_file or key_env):
         raise click.UsageError("give --key-file or --key-env to encrypt, or --sign-only")
@@ -77,8 +77,8 @@ def seal_cmd(model: Path, out: Path | None, signing_key: Path, key_file: Path | 
 @click.option("--key-env", default=None, metavar="VAR", help=_ENV_HELP)
 def verify_cmd(sealed: Path, verify_key: Path, key_file: Path | None, key_env: str | None) -> None:
     """Check SEALED's signature (and, with the key, decrypt in memory and check its hash). Exit 1 if it fails."""
-    from rsu.modeltools.seal import SealError, verify_file
-    from rsu.modeltools.seal_keys import SealKeyError, load_verify_key
+    from rsu.inference.seal import SealError, verify_file
+    from rsu.inference.seal_keys import SealKeyError, load_verify_key
 
     key = _model_key(key_file, key_env) if (key_file or key_env) else None
     try:

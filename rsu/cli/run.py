@@ -45,7 +45,7 @@ def command(config: Path, runner: str | None, flink_address: str | None, for_sec
             click.echo("rsu run: the flink runner needs the flink extra (pip install 'rsu[flink]', in its own "
                        "venv: it pins numpy<2.2; see docs/pipeline.md)", err=True)
             sys.exit(2)
-    from rsu.config.preflight import preflight
+    from rsu.app.preflight import preflight
 
     # what `rsu check` reports (files, models, plugins, source types, port clashes): exit 2, not retried by
     # systemd; a port another process holds is found when the box binds it (exit 1, retried)

@@ -67,7 +67,7 @@ class CameraCalibration(StrictModel):
         if self.ground_points:
             if len(self.ground_points) < 4:
                 raise ValueError(f"ground_points: need at least 4 surveyed points, got {len(self.ground_points)}")
-            from rsu.fusion.calibration import check_ground_points
+            from rsu.core.homography import check_ground_points
 
             problem = check_ground_points(self)
             if problem:

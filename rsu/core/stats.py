@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -94,3 +95,14 @@ class RunStats:
             }
         out.update(extra)
         return out
+
+
+def summary_ms(samples_ms: Sequence[float] | np.ndarray) -> dict[str, float]:
+    """Median, p99 and mean of millisecond samples, rounded for JSON."""
+    arr = np.asarray(samples_ms, dtype=np.float64)
+    return {
+        "p50_ms": round(float(np.median(arr)), 4),
+        "p99_ms": round(float(np.percentile(arr, 99)), 4),
+        "mean_ms": round(float(arr.mean()), 4),
+        "n": int(arr.size),
+    }

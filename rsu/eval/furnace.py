@@ -75,10 +75,17 @@ def run_scenario(seconds: float | None = None, seed: int = 0, out: Path | None =
     stage.close()
     t_pipeline = time.perf_counter()
 
+    from rsu.publish.payloads import publish_product
+
     emitted: list[Product] = []
     publisher = _ListPublisher()
+
+    def emit(product: Product) -> None:  # as the host does: route it on, and publish it with its payload code
+        emitted.append(product)
+        publish_product(publisher, product)
+
     ctx = PluginContext(name=PLUGIN, site=SiteInfo(name="eval", lat=0.0, lon=0.0), config={"model": model},
-                        publisher=publisher, emit=emitted.append, logger=logging.getLogger(f"rsu.plugin.{PLUGIN}"))
+                        publisher=publisher, emit=emit, logger=logging.getLogger(f"rsu.plugin.{PLUGIN}"))
     loaded.pm.hook.rsu_on_start(context=ctx)
     for p in sorted(preds, key=lambda p: p.t_event_ns):  # the worker keeps per-device order; sort for safety
         loaded.pm.hook.rsu_on_prediction(prediction=p)

@@ -9,33 +9,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from rsu.core.homography import check_ground_points, ground_arrays
 from rsu.fusion.geometry import PinholeCamera, RadarMount, apply_homography, reprojection_errors, solve_homography
 
 __all__ = ["CameraModel", "check_ground_points", "camera_model", "radar_mount", "calibration_report"]
 
 Array = npt.NDArray[np.float64]
-
-
-def _points(cal: Any) -> tuple[Array, Array]:
-    g = np.array([p.enu for p in cal.ground_points], dtype=np.float64)
-    p = np.array([p.pixel for p in cal.ground_points], dtype=np.float64)
-    return g, p
-
-
-def check_ground_points(cal: Any) -> str | None:
-    """Problem with a camera's surveyed points (degenerate, too large reprojection error), or None."""
-    g, p = _points(cal)
-    try:
-        h = solve_homography(g, p)
-    except ValueError as exc:
-        return str(exc)
-    px, _ = reprojection_errors(h, g, p)
-    rms = float(np.sqrt((px**2).mean()))
-    if rms > cal.max_reprojection_px:
-        worst = int(np.argmax(px))
-        return (f"reprojection rms {rms:.2f} px exceeds max_reprojection_px {cal.max_reprojection_px:g} "
-                f"(worst: point [{worst}], {px[worst]:.2f} px)")
-    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +106,7 @@ def camera_model(cal: Any) -> CameraModel:
         k = np.array([[i.fx, 0, i.cx], [0, i.fy, i.cy], [0, 0, 1.0]])
     p = None
     if cal.ground_points:
-        g, px = _points(cal)
+        g, px = ground_arrays(cal)
         h = solve_homography(g, px)
         if k is not None:
             p = _decompose(h, k, g.mean(axis=0))
@@ -159,7 +138,7 @@ def calibration_report(fusion: Any, radar_poses: dict[str, Any]) -> dict[str, An
         entry: dict[str, Any] = {"homography": np.round(model.h, 9).tolist(),
                                  "source": "ground_points" if cal.ground_points else "intrinsics+mount"}
         if cal.ground_points:
-            g, px = _points(cal)
+            g, px = ground_arrays(cal)
             e_px, e_m = reprojection_errors(model.h, g, px)
             entry.update(points=len(g), rms_px=float(np.sqrt((e_px**2).mean())), max_px=float(e_px.max()),
                          rms_m=float(np.sqrt((e_m**2).mean())), max_m=float(e_m.max()),

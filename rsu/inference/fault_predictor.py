@@ -59,7 +59,7 @@ class FaultPredictor:
         """A checked session for ``model`` (a file, sealed or plain, or ONNX bytes held in memory)."""
         import onnxruntime as ort
 
-        from rsu.modeltools.seal import load_model
+        from rsu.inference.seal import load_model
 
         source = model if isinstance(model, bytes) else load_model(model, self._protection)
         opts = ort.SessionOptions()

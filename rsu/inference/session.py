@@ -11,14 +11,11 @@ from typing import Any
 import numpy as np
 
 from rsu.config.models import PROVIDER_ALIASES
+from rsu.core.errors import ModelError
 
 __all__ = ["ModelError", "OrtBackend", "provider_name", "resolve_providers", "make_session"]
 
 log = logging.getLogger(__name__)
-
-
-class ModelError(RuntimeError):
-    """A model file is missing, unreadable, or not what the detector expects; the message names the file."""
 
 
 def provider_name(name: str) -> str:
@@ -55,7 +52,7 @@ def make_session(path: str | Path, providers: Sequence[str], threads: int | None
     (``models.protection``; None: the default environment variables) names."""
     import onnxruntime as ort
 
-    from rsu.modeltools.seal import load_model
+    from rsu.inference.seal import load_model
 
     path = Path(path)
     if not path.is_file():

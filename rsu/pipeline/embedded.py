@@ -84,7 +84,9 @@ class EmbeddedRunner:
         self.store = MemoryStateStore()
         self.watermarks = SourceWatermarks(int(out_of_orderness_ms * 1e6),
                                            None if idle_timeout_ms is None else int(idle_timeout_ms * 1e6),
-                                           activity=activity)
+                                           activity=activity,
+                                           warmup_ns=None if activity is None or idle_timeout_ms is None
+                                           else int(idle_timeout_ms * 1e6))
         self.checkpointer = checkpointer
         self.checkpoint_interval_s = checkpoint_interval_s
         self._run_stats = stats

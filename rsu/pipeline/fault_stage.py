@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from rsu_sdk import Prediction, Product, SensorReading
 
-from rsu.bench.timing import summary_ms
+from rsu.core.stats import summary_ms
 from rsu.inference.fault_predictor import FaultPredictor
 from rsu.pipeline.batching import BatchPolicy, BatchQueue
 from rsu.pipeline.windows import DeviceWindows

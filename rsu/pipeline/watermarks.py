@@ -53,25 +53,28 @@ class SourceWatermarks:
     active sources and never moves back (Flink: per-split watermarks, ``withIdleness``).
 
     A source that has sent nothing for ``idle_ns`` of processing time stops holding the watermark back until
-    it sends again. ``activity(source)`` says when a source last sent (the box's lanes know even while the
+    it sends again. Sources are not declared up front: with ``warmup_ns`` the watermark does not advance for
+    that long (processing time) after the first element, so that every source can show up first. ``activity(source)`` says when a source last sent (the box's lanes know even while the
     router is busy); without it, when the runner last saw an element of it. ``clock`` reads processing time.
     """
 
-    __slots__ = ("out_of_orderness_ns", "idle_ns", "_activity", "_clock", "_seen", "source_max", "max_t",
-                 "watermark")
+    __slots__ = ("out_of_orderness_ns", "idle_ns", "warmup_ns", "_activity", "_clock", "_seen", "_first",
+                 "source_max", "max_t", "watermark")
 
     def __init__(self, out_of_orderness_ns: int, idle_ns: int | None = None, *,
                  activity: Callable[[str], int | None] | None = None,
-                 clock: Callable[[], int] = time.monotonic_ns) -> None:
+                 clock: Callable[[], int] = time.monotonic_ns, warmup_ns: int | None = None) -> None:
         if out_of_orderness_ns < 0:
             raise ValueError(f"out_of_orderness must be >= 0, got {out_of_orderness_ns} ns")
         if idle_ns is not None and idle_ns <= 0:
             raise ValueError(f"idle timeout must be > 0, got {idle_ns} ns")
         self.out_of_orderness_ns = int(out_of_orderness_ns)
         self.idle_ns = idle_ns
+        self.warmup_ns = warmup_ns
         self._activity = activity
         self._clock = clock
         self._seen: dict[str, int] = {}
+        self._first: int | None = None
         self.source_max: dict[str, int] = {}
         self.max_t: int | None = None
         self.watermark = MIN_WATERMARK
@@ -86,10 +89,12 @@ class SourceWatermarks:
         if self.max_t is None or t_ns > self.max_t:
             self.max_t = t_ns
         prev = self.source_max.get(source)
-        if prev is not None and t_ns <= prev and len(self.source_max) == 1:
-            return False
         if prev is None or t_ns > prev:
             self.source_max[source] = t_ns
+        if self._first is None:
+            self._first = now
+        if self.warmup_ns is not None and now - self._first < self.warmup_ns:
+            return False  # warming up: sources still showing up
         marks = [m for s, m in self.source_max.items() if s == source or not self._idle(s, now)]
         wm = min(marks) - self.out_of_orderness_ns - 1
         if wm > self.watermark:

@@ -16,7 +16,8 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from rsu_sdk import HealthEvent, PluginContext, Product, Publisher, SiteInfo
-from rsu_sdk.errors import InvalidDataError
+from rsu_sdk.errors import InvalidDataError, PublishError
+from rsu_sdk.payloads import publish_product
 from rsu_sdk.routing import PRODUCT_HOOKS, hook_for
 
 from rsu.plugins.manager import LoadedPlugins, PluginLoadError, create_plugin_manager
@@ -192,8 +193,13 @@ class PluginHost:
         return queued
 
     def emit(self, product: Product, *, origin: str) -> None:
-        """A plugin hands a product back to the host (:attr:`PluginContext.emit`)."""
+        """A plugin hands a product back to the host (:attr:`PluginContext.emit`): the box's lanes publish and
+        route it; without them, this host publishes it with the payload code and dispatches it here."""
         if self._emit_sink is None:
+            try:
+                publish_product(self.publisher, product)
+            except (InvalidDataError, PublishError) as exc:
+                log.warning("plugin %s emitted a product that cannot be published: %s", origin, exc)
             self.dispatch(product, exclude=origin)
             return
         self._emit_sink(product, f"plugin:{origin}")

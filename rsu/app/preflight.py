@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rsu.config.preflight_ports import bind_conflicts, planned_binds, ports_in_use
+from rsu.app.preflight_ports import bind_conflicts, planned_binds, ports_in_use
 from rsu.config.sources import BUILTIN_SOURCE_TYPES
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ def model_file_problem(path: Path, protection: Any = None) -> str | None:
             return None if head[4:8] == b"TFL3" else f"{path} is not a TFLite model (no TFL3 identifier)"
         import onnx
 
-        from rsu.modeltools.seal import load_model
+        from rsu.inference.seal import load_model
 
         source = load_model(path, protection)  # the path, or checked and decrypted bytes of a sealed model
         model = onnx.load_from_string(source) if isinstance(source, bytes) else \

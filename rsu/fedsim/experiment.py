@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from rsu.federated.client import FederatedClient
-from rsu.federated.data import simulated_box_data
-from rsu.federated.evaluate import eval_rows, score_weights
+from rsu.fedsim.data import simulated_box_data
+from rsu.fedsim.evaluate import eval_rows, score_weights
 from rsu.federated.messages import ModelUpdate
 from rsu.federated.server import AggregatorServer
 from rsu.federated.store import ModelStore, registered_model_path
-from rsu.federated.train import FineTune, fine_tune
+from rsu.fedsim.train import FineTune, fine_tune
 from rsu.federated.weights import from_torch_lstm, read_weights, write_weights
 
 __all__ = ["BOXES", "three_box_experiment", "initial_template"]
