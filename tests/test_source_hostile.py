@@ -215,3 +215,23 @@ def test_camera_lines_with_absurd_times_are_bad_lines(tmp_path: Path) -> None:
     (tmp_path / "camera.jsonl").write_text("\n".join(rows) + "\n")
     counts: dict[str, int] = {}
     assert [d.t_event_ns for d in iter_camera(tmp_path, counts)] == [T0, T0 + 1] and counts["bad_lines"] == 4
+
+
+def test_ars408_bus_cycles_far_from_the_box_clock_are_dropped() -> None:
+    import can
+
+    from rsu.sources.ars408 import Ars408Source
+
+    src = Ars408Source("r", interface="virtual", channel="unused", wall_ns=lambda: T0)
+
+    def cycle(counter: int, t_s: float | None) -> list:
+        frames = encode_cycle(_objects(1), counter, 0)
+        msgs = [can.Message(timestamp=t_s if i == 0 and t_s is not None else 0.0, arbitration_id=aid, data=data,
+                            is_extended_id=False) for i, (_, aid, data) in enumerate(frames)]
+        return [s for m in msgs if (s := src.handle(m)) is not None]
+
+    assert cycle(1, T0 / 1e9 + 3600) == []  # an hour ahead: rejected
+    assert [s.t_event_ns for s in cycle(2, T0 / 1e9 + 5)] == [T0]  # a little ahead: stamped with the box clock
+    assert [s.t_event_ns for s in cycle(3, None)] == [T0]  # no hardware stamp: the box clock
+    assert [s.t_event_ns for s in cycle(4, float("nan"))] == [T0]
+    assert src.stats()["time_rejected"] == 1 and src.stats()["time_clamped"] == 1
