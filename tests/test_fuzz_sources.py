@@ -155,8 +155,8 @@ obj = st.fixed_dictionaries({"id": st.integers(0, 2**32 - 1) | hostile_numbers, 
 
 
 @FUZZ
-@given(st.integers(-5, 2**33) | hostile_numbers, st.integers(T_BOX - 100 * 10**9, T_BOX + 100 * 10**9) | hostile_numbers,
-       st.lists(obj, max_size=4))
+@given(st.integers(-5, 2**33) | hostile_numbers,
+       st.integers(T_BOX - 100 * 10**9, T_BOX + 100 * 10**9) | hostile_numbers, st.lists(obj, max_size=4))
 def test_udp_datagram_hostile_fields(cycle: object, t: object, objects: list) -> None:
     payload = _dumps({"schema": "rsu.radar-udp/1", "cycle": cycle, "t_event": t, "objects": objects})
     try:

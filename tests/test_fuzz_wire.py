@@ -114,8 +114,8 @@ def test_federated_weights_any_bytes(data: bytes) -> None:
 
 
 @FUZZ
-@given(st.dictionaries(st.text("abcxyz._0123", min_size=1, max_size=6), st.lists(st.floats(-1e3, 1e3), max_size=6).map(np.asarray),
-                       min_size=1, max_size=3))
+@given(st.dictionaries(st.text("abcxyz._0123", min_size=1, max_size=6),
+                       st.lists(st.floats(-1e3, 1e3), max_size=6).map(np.asarray), min_size=1, max_size=3))
 def test_federated_weights_round_trip(weights: dict) -> None:
     got = decode_weights(encode_weights(weights))
     assert set(got) == set(weights)
