@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from rsu_sdk import RadarObject, RadarScan
 
 from rsu.sources.ars408 import layout as L
-from rsu.sources.bounds import MAX_EVENT_NS
+from rsu.sources.bounds import MAX_EVENT_NS, describe
 from rsu.sources.sequence import CounterGuard
 
 __all__ = ["CycleAssembler"]
@@ -94,7 +94,7 @@ class CycleAssembler:
             if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not (
                     math.isfinite(ts) and 0 <= ts <= _MAX_T_S):
                 self.counts["bad_timestamps"] += 1
-                self.last_error = f"0x60A: timestamp {ts!r} is not a time"
+                self.last_error = f"0x60A: timestamp {describe(ts)} is not a time"
                 done = self._close()
                 self._skipping = True
                 return done
