@@ -34,9 +34,9 @@ frames = st.lists(st.binary(max_size=60) | shallow_json.map(lambda v: json.dumps
 
 
 def _decoders() -> dict:
-    from rsu.cli.tap import _plugin_decoders
+    from rsu.plugins.registry import installed_decoders
 
-    return _plugin_decoders()
+    return installed_decoders()
 
 
 # ------------------------------------------------------------------ tiered (rsu.infer/1)

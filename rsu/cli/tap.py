@@ -12,19 +12,6 @@ import click
 log = logging.getLogger(__name__)
 
 
-def _plugin_decoders() -> dict[str, Any]:
-    """``encoding`` -> decode function from every installed plugin's ``rsu_register_encoders``."""
-    try:
-        from rsu.plugins.manager import create_plugin_manager
-        from rsu.plugins.registry import collect_encoders
-
-        encoders = collect_encoders(create_plugin_manager(None).pm)
-    except Exception as exc:  # noqa: BLE001 - the tap still prints JSON payloads without plugins
-        log.warning("no plugin decoders (%s: %s); binary bodies print as base64", type(exc).__name__, exc)
-        return {}
-    return {name: spec.decode for name, spec in encoders.items()}
-
-
 @click.command("tap")
 @click.argument("endpoint")
 @click.option("--topic", "topic", default="", metavar="PREFIX",
@@ -56,7 +43,9 @@ def command(endpoint: str, topic: str, count: int | None, timeout: float | None,
     def on_skip(text: str) -> None:
         click.echo(f"rsu tap: {text}", err=True)
 
-    decoders = {} if no_plugins else _plugin_decoders()
+    from rsu.plugins.registry import installed_decoders
+
+    decoders = {} if no_plugins else installed_decoders()
     try:
         result = tap(endpoint, emit=emit, topic=topic, count=count, timeout=timeout, decoders=decoders,
                      server_key=server_key, client_key=client_key, on_skip=on_skip)

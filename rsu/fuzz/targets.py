@@ -218,9 +218,9 @@ _DECODERS: dict[str, Any] | None = None
 def _tap_decoders() -> dict[str, Any]:
     global _DECODERS
     if _DECODERS is None:
-        from rsu.cli.tap import _plugin_decoders
+        from rsu.plugins.registry import installed_decoders
 
-        _DECODERS = _plugin_decoders()
+        _DECODERS = installed_decoders()
     return _DECODERS
 
 

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import pluggy
 from rsu_sdk.records import EncoderSpec, ModelSpec, SourceSpec
 
-__all__ = ["call_impl", "collect_encoders", "collect_models", "collect_sources", "collect_records", "impls_of"]
+__all__ = ["call_impl", "collect_encoders", "installed_decoders", "collect_models", "collect_sources", "collect_records", "impls_of"]
 
 log = logging.getLogger("rsu.plugins")
 
@@ -95,3 +95,16 @@ def collect_sources(pm: pluggy.PluginManager, problems: list[str] | None = None)
 def collect_models(pm: pluggy.PluginManager, problems: list[str] | None = None) -> dict[str, ModelSpec]:
     """Model files plugins use, by model name."""
     return collect_records(pm, "rsu_register_models", ModelSpec, lambda r: r.name, problems)
+
+
+def installed_decoders() -> dict[str, Callable[[bytes], Any]]:
+    """``encoding`` -> decode function from every installed plugin's ``rsu_register_encoders`` (``rsu tap``);
+    empty, with a warning, when the plugins cannot be loaded (binary bodies then print as base64)."""
+    try:
+        from rsu.plugins.manager import create_plugin_manager
+
+        encoders = collect_encoders(create_plugin_manager(None).pm)
+    except Exception as exc:  # noqa: BLE001 - the tap still prints JSON payloads without plugins
+        log.warning("no plugin decoders (%s: %s); binary bodies print as base64", type(exc).__name__, exc)
+        return {}
+    return {name: spec.decode for name, spec in encoders.items()}
