@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ZONES, car, cycle, person
+from hazard_helpers import ZONES, car, cycle, person
 from rsu_sdk import PluginConfigError
 from rsu_sdk.testing import T0_NS, run_plugin
 

@@ -6,7 +6,7 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-from conftest import ZONES, car, cycle
+from hazard_helpers import ZONES, car, cycle
 from rsu_sdk import PluginConfigError
 from rsu_sdk.testing import run_plugin
 from rsu_sdk.v2x import GnAddress, parse_gn

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ZONES, car, cycle, person
+from hazard_helpers import ZONES, car, cycle, person
 
 from rsu_hazard_warning.triggers import Debounce, HazardTracker, settings_from_config
 from rsu_hazard_warning.zones import parse_zones

@@ -1,4 +1,4 @@
-"""Fixtures and helpers of the hazard_warning tests."""
+"""Helpers of the hazard_warning tests: zones, cycles and tracks."""
 
 from __future__ import annotations
 
