@@ -3,18 +3,16 @@ stale shedding with an injected clock, and a crashing source restarted with back
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-import zmq
 from rsu_sdk import Alarm, HealthEvent, Prediction, Product, SensorReading, hookimpl
 
-from rsu.app.build import build_box
 from rsu.app.host import Box
+from rsu.app.testing import Subscriber, running_box, wait_for
 from rsu.config import parse_config
 from rsu.core.clock import ManualClock
 from rsu.core.lanes import InputPolicy
@@ -22,44 +20,6 @@ from rsu.core.stage import BaseStage
 
 T0 = 1_767_225_600_000_000_000
 SITE = {"name": "core-test", "lat": 48.137, "lon": 11.575}
-
-
-def wait_for(predicate: Any, timeout: float, what: str) -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
-
-
-class Subscriber:
-    """A real SUB socket collecting every message under ``prefix`` on a thread."""
-
-    def __init__(self, endpoint: str, prefix: str) -> None:
-        self.ctx = zmq.Context()
-        self.sock = self.ctx.socket(zmq.SUB)
-        self.sock.setsockopt(zmq.RCVHWM, 0)
-        self.sock.setsockopt_string(zmq.SUBSCRIBE, prefix)
-        self.sock.connect(endpoint)
-        self.messages: list[tuple[str, dict[str, Any]]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            if self.sock.poll(50):
-                frames = self.sock.recv_multipart()
-                self.messages.append((frames[0].decode(), json.loads(frames[1])))
-
-    def of(self, schema: str) -> list[dict[str, Any]]:
-        return [m for _, m in list(self.messages) if m.get("schema") == schema]
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self.sock.close(0)
-        self.ctx.term()
 
 
 class Burst:
@@ -102,16 +62,12 @@ def test_a_burst_of_10000_alarms_is_published_in_order_while_sources_run_at_full
         "plugins": {"enabled": ["burst"]},
     })
     burst = Burst(10_000)
-    built = build_box(cfg, base_dir=tmp_path, extra_plugins=[("burst", burst)])
-    sub = Subscriber(built.endpoint, f"rsu/{SITE['name']}/")
-    try:
-        built.box.start()
+    with running_box(cfg, tmp_path, extra_plugins=[("burst", burst)]) as built, \
+            Subscriber(built.endpoint, f"rsu/{SITE['name']}/") as sub:
         wait_for(lambda: sub.of("rsu.health/1"), 60, "the first heartbeat (subscription up)")
         burst.go.set()
-        wait_for(lambda: len(sub.of("rsu.fault.alarm/1")) >= 10_000, 300, "10,000 alarms")
-    finally:
+        sub.wait_for_count(10_000, schema="rsu.fault.alarm/1", timeout=300, what="10,000 alarms")
         built.box.stop()
-        sub.close()
     alarms = sub.of("rsu.fault.alarm/1")
     assert [a["device"] for a in alarms] == [f"dev-{i:05d}" for i in range(10_000)]
     seqs = [a["seq"] for a in alarms]
@@ -139,20 +95,14 @@ def test_heartbeat_reports_every_source_the_plugins_and_the_box_on_an_interval(t
         "publish": {"zmq": {"endpoint": "tcp://127.0.0.1:*"}, "health_interval_s": 0.1},
         "pipeline": {"checkpoint": {"enabled": False}},
     })
-    built = build_box(cfg, base_dir=tmp_path)
-    sub = Subscriber(built.endpoint, f"rsu/{SITE['name']}/health")
-    try:
-        built.box.start()
+    with running_box(cfg, tmp_path) as built, Subscriber(built.endpoint, f"rsu/{SITE['name']}/health") as sub:
         wait_for(lambda: sum(1 for m in sub.of("rsu.health/1") if m["component"] == "source:replay") >= 3
                  and any(m["component"] == "box" for m in sub.of("rsu.health/1")), 60, "three heartbeats")
-    finally:
-        built.box.stop()
-        sub.close()
     beats = [m for m in sub.of("rsu.health/1") if m.get("heartbeat")]
     replay = [m for m in beats if m["component"] == "source:replay"]
     assert replay[-1]["status"] in ("ok", "degraded") and "details" in replay[-1]
     assert all(m["t_event"] <= m["t_publish"] for m in beats)
-    topics = {t for t, m in sub.messages if m.get("component") == "source:replay"}
+    topics = {m.topic for m in sub.messages if m.payload.get("component") == "source:replay"}
     assert topics == {f"rsu/{SITE['name']}/health/replay"}
 
 
