@@ -4,11 +4,12 @@ none lost), at low rates each product goes at once as its own line. Real sockets
 from __future__ import annotations
 
 import socket
-import time
 
 import pytest
 from rsu_sdk import SensorReading
 
+from rsu.app.testing import clock_seconds
+from rsu.core.clock import ManualClock
 from rsu.pipeline.codec import decode_batch_line, encode_line
 from rsu.pipeline.flink.feeder import SocketFeeder
 
@@ -33,9 +34,11 @@ def _connected(feeder: SocketFeeder) -> socket.socket:
 
 
 def test_burst_is_packed_in_order_up_to_max_batch() -> None:
-    feeder = SocketFeeder(max_batch=16, batch_wait_ms=5.0, batch_above_per_s=100.0)
+    clock = ManualClock()
+    feeder = SocketFeeder(max_batch=16, batch_wait_ms=5.0, batch_above_per_s=100.0, monotonic=clock_seconds(clock))
     conn = _connected(feeder)
     for i in range(500):
+        clock.advance(0.0001)  # 10,000 products/s on the feeder's clock, however busy the machine is
         feeder.send(_reading(i), t_fed_ns=i)
     feeder.close()
     lines = _read_lines(conn)
@@ -47,19 +50,23 @@ def test_burst_is_packed_in_order_up_to_max_batch() -> None:
 
 
 def test_low_rate_goes_at_once_one_per_line() -> None:
-    feeder = SocketFeeder(max_batch=64, batch_wait_ms=50.0, batch_above_per_s=2_000.0)
+    """One product a second (on the feeder's clock): each is written by ``send`` itself, as its own line, not
+    held back for the 50 ms line spacing."""
+    clock = ManualClock()
+    feeder = SocketFeeder(max_batch=64, batch_wait_ms=50.0, batch_above_per_s=2_000.0,
+                          monotonic=clock_seconds(clock))
     conn = _connected(feeder)
-    conn.settimeout(5)
+    conn.settimeout(30)
     for i in range(5):
-        t0 = time.monotonic()
+        clock.advance(1.0)
         feeder.send(_reading(i))
+        assert (feeder.stats()["sent"], feeder.stats()["lines"]) == (i + 1, i + 1)  # out before send returned
         got = b""
         while not got.endswith(b"\n"):
             got += conn.recv(1 << 16)
-        assert time.monotonic() - t0 < 0.04  # not held for the 50 ms line spacing
         assert [e.values["a"] for _, e in decode_batch_line(got.decode())] == [float(i)]
-        time.sleep(0.01)
     feeder.close()
+    assert feeder.stats()["largest_batch"] == 1
 
 
 def test_products_before_the_job_connects_are_kept() -> None:
@@ -85,15 +92,16 @@ def test_bad_settings_are_refused() -> None:
 def test_job_lag_spaces_lines_more_then_relaxes() -> None:
     """Outputs coming back late (a backlog inside the job) widen the line spacing, up to 8x; prompt ones
     bring it back to batch_wait_ms."""
-    feeder = SocketFeeder(batch_wait_ms=2.0)
+    clock = ManualClock()
+    feeder = SocketFeeder(batch_wait_ms=2.0, monotonic=clock_seconds(clock))
     try:
         for _ in range(30):
             feeder.note_lag(0.5)
-            time.sleep(0.021)
+            clock.advance(0.021)  # the feeder looks at the lag every 20 ms
         assert feeder.stats()["spacing_ms"] == pytest.approx(16.0)
         for _ in range(30):
             feeder.note_lag(0.001)
-            time.sleep(0.021)
+            clock.advance(0.021)
         assert feeder.stats()["spacing_ms"] == pytest.approx(2.0)
     finally:
         feeder.close()

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import threading
 
+import pytest
 from click.testing import CliRunner
 
 from rsu_sdk import Detections, RadarScan
 
+from rsu.app.testing import AdvancingStop, clock_seconds
 from rsu.cli import main
+from rsu.core.clock import ManualClock
 from rsu.eval.intersection import run_recording
 from rsu.sim.intersection import simulate
 from rsu.sources.replay import ReplaySource
@@ -57,16 +60,20 @@ def test_simulate_cli_check_and_replay(tmp_path) -> None:
 
 
 def test_replay_paces_at_real_time(tmp_path) -> None:
-    import time
-
+    """At speed 2 each product is emitted once half its recorded offset has passed on the source's clock (an
+    injected one that moves only while the source waits), so the recording plays in half its span."""
     simulate(tmp_path, 1.0, 1)
-    src = ReplaySource("replay", tmp_path, speed=2.0, radar=False)
-    got: list = []
-    t0 = time.monotonic()
-    src.run(got.append, threading.Event())
-    elapsed = time.monotonic() - t0
-    span = (got[-1].t_event_ns - got[0].t_event_ns) / 1e9
-    assert elapsed >= span / 2.0 * 0.9
+    clock = ManualClock(wall_ns=1_800_000_000_000_000_000)  # after the recording: its times are kept
+    src = ReplaySource("replay", tmp_path, speed=2.0, radar=False, wall_ns=clock.wall_ns,
+                       monotonic=clock_seconds(clock))
+    stop = AdvancingStop(clock)
+    got: list = []  # (product, the clock's reading in s when it was emitted)
+    src.run(lambda p: got.append((p, clock.monotonic_ns() / 1e9)), stop)
+    (first, start), (last, _) = got[0], got[-1]
+    assert len(got) >= 9 and stop.waits >= len(got) - 2  # 10 camera frames a second
+    for p, at in got:
+        assert at - start == pytest.approx((p.t_event_ns - first.t_event_ns) / 1e9 / 2.0, abs=1e-6)
+    assert stop.waited_s == pytest.approx((last.t_event_ns - first.t_event_ns) / 1e9 / 2.0, abs=1e-6)
 
 
 def test_eval_cli_json_keys(tmp_path) -> None:

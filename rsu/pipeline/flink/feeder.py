@@ -14,6 +14,7 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from rsu.pipeline.codec import encode_batch_line
@@ -32,17 +33,20 @@ class SocketFeeder:
     so each of the job's Java<->Python crossings carries many products.
 
     Until the job connects, up to ``backlog`` products wait in memory (older ones are dropped, counted).
+    ``monotonic`` is the clock of the spacing and the lag feedback (seconds; tests inject one).
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, backlog: int = 100_000, max_batch: int = 64,
-                 batch_wait_ms: float = 2.0, batch_above_per_s: float = 2_000.0) -> None:
+                 batch_wait_ms: float = 2.0, batch_above_per_s: float = 2_000.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         if max_batch < 1 or batch_wait_ms < 0:
             raise ValueError(f"feeder: need max_batch >= 1 and batch_wait_ms >= 0, got {max_batch}, {batch_wait_ms}")
         self._srv = socket.create_server((host, port))
         self.host, self.port = self._srv.getsockname()[:2]
+        self._now = monotonic
         self.max_batch, self.batch_wait_s = max_batch, batch_wait_ms / 1000.0
         self._wait = self.batch_wait_s  # current spacing: batch_wait_ms, raised while the job lags (note_lag)
-        self._lag_sum, self._lag_n, self._lag_tick = 0.0, 0, time.monotonic()
+        self._lag_sum, self._lag_n, self._lag_tick = 0.0, 0, monotonic()
         self.backlog = backlog
         self._batch_dt = 1.0 / batch_above_per_s if batch_above_per_s > 0 else float("inf")
         self._dt_ewma = 1.0  # smoothed time between products (s)
@@ -86,7 +90,7 @@ class SocketFeeder:
             if len(self._queue) >= self.backlog:
                 self._queue.popleft()
                 self.counts["dropped"] += 1
-            now = time.monotonic()
+            now = self._now()
             dt = now - self._last_arrival
             self._last_arrival = now
             self._dt_ewma = 0.8 * self._dt_ewma + 0.2 * min(dt, 1.0)
@@ -107,7 +111,7 @@ class SocketFeeder:
         more (up to 8x ``batch_wait_ms``: fewer, fuller records); otherwise it relaxes toward the setting."""
         self._lag_sum += lag_s
         self._lag_n += 1
-        now = time.monotonic()
+        now = self._now()
         if now - self._lag_tick < 0.02 or self.batch_wait_s <= 0:
             return
         w, lag = self._wait, self._lag_sum / self._lag_n
@@ -127,7 +131,7 @@ class SocketFeeder:
                 self.counts["largest_batch"] = len(batch)
         except OSError:
             self.counts["errors"] += len(batch)
-        self._last_line = time.monotonic()
+        self._last_line = self._now()
 
     def _send_loop(self) -> None:
         """Write what waits, at most ``max_batch`` per line, lines spaced by ``batch_wait_ms`` under load."""
@@ -140,7 +144,7 @@ class SocketFeeder:
                     return  # closed and drained (or never connected)
                 due = self._last_line + self._spacing()
                 while len(q) < self.max_batch and not self._closing:
-                    left = due - time.monotonic()
+                    left = due - self._now()
                     if left <= 0:
                         break
                     cond.wait(left)
