@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -45,15 +46,17 @@ def command(target: str | None, seconds: float, list_targets: bool, corpus: Path
     corpus = corpus or Path("tests/fuzz_corpus") / target
     seeds = seeds_of(corpus)
     seed_findings = replay_seeds(t, seeds)
+    started = time.monotonic()
     result = fuzz(t, seconds, corpus=corpus if corpus.is_dir() else None, artifacts=artifacts / target,
                   engine=engine)
+    elapsed = time.monotonic() - started  # less than --seconds when a finding stopped the run
     findings = [f"seed: {tb.strip().splitlines()[-1]}" for tb in seed_findings] + result.findings
-    summary = {"target": target, "engine": result.engine, "seconds": seconds, "seeds": len(seeds),
+    summary = {"target": target, "engine": result.engine, "seconds": round(elapsed, 1), "seeds": len(seeds),
                "inputs": result.inputs, "findings": findings}
     if as_json:
         click.echo(json.dumps(summary))
     else:
-        click.echo(f"fuzz {target}: {result.inputs} inputs in {seconds:g} s ({result.engine}), {len(seeds)} seeds, "
+        click.echo(f"fuzz {target}: {result.inputs} inputs in {elapsed:.0f} s ({result.engine}), {len(seeds)} seeds, "
                    f"{len(findings)} finding(s)")
         for f in findings:
             click.echo(f"  finding: {f}")
