@@ -3,15 +3,12 @@ replayed through the plugin, sprayers on a real pymodbus server, and every paylo
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import socket
 import threading
 from pathlib import Path
 
 import pytest
-from pymodbus.server import ModbusTcpServer
-from pymodbus.simulator import DataType, SimData, SimDevice
+from modbus_helpers import ModbusServer
 from rsu_sdk.testing import RecordingPublisher
 
 from rsu.config.model import RsuConfig
@@ -22,38 +19,6 @@ from rsu.publish.schemas import validate
 from rsu.sim.air_station import simulate
 
 pytest.importorskip("rsu_dust_control")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Rack:
-    """Three sprayer coils on a real Modbus TCP server; counts writes per coil."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.writes: list[tuple[int, bool]] = []
-        self.loop = asyncio.new_event_loop()
-        threading.Thread(target=self.loop.run_forever, daemon=True).start()
-        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(5)
-
-    async def _action(self, fc, start, address, count, registers, values):  # noqa: ANN001
-        if fc == 5 and values is not None:
-            self.writes.append((address, bool(values[0])))
-
-    async def _start(self) -> None:
-        bits = [SimData(0, values=[False] * 16, datatype=DataType.BITS)]
-        regs = [SimData(0, count=16, values=0, datatype=DataType.REGISTERS)]
-        device = SimDevice(1, simdata=(bits, list(bits), regs, list(regs)), action=self._action)
-        self.server = ModbusTcpServer(device, address=("127.0.0.1", self.port))
-        await self.server.serve_forever(background=True)
-
-    def close(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.server.shutdown(), self.loop).result(5)
-        self.loop.call_soon_threadsafe(self.loop.stop)
 
 
 def config(port: int, recording: Path) -> RsuConfig:
@@ -84,7 +49,7 @@ def test_host_rejects_bad_settings_by_key_path():
 def test_simulated_dust_switches_the_nearest_sprayers_over_modbus(tmp_path):
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
     simulate(tmp_path / "rec", seconds=900, seed=1)
-    rack = Rack()
+    rack = ModbusServer().start()  # sprayer coils 0..15; counts writes per coil
     cfg = config(rack.port, tmp_path / "rec")
     publisher = RecordingPublisher()
     hosts: list[PluginHost] = []

@@ -97,3 +97,30 @@ def test_advancing_stop_moves_a_manual_clock_instead_of_sleeping() -> None:
     assert (now(), clock.wall_ns(), stop.waited_s, stop.waits) == (1.5, 10**18 + 1_500_000_000, 1.5, 1)
     stop.set()
     assert stop.wait(2.0) is True and now() == 3.5
+
+
+def test_modbus_server_serves_registers_logs_writes_and_comes_back() -> None:
+    from modbus_helpers import ModbusServer
+    from pymodbus.client import ModbusTcpClient
+    from pymodbus.simulator import DataType, SimData
+
+    bits = [SimData(0, values=[False] * 16, datatype=DataType.BITS)]
+    blocks = (bits, list(bits), [SimData(10, values=-35, datatype=DataType.INT16)],
+              [SimData(0, values=[172.5], datatype=DataType.FLOAT32)])
+    with ModbusServer(blocks) as server:
+        client = ModbusTcpClient("127.0.0.1", port=server.port, timeout=10, retries=0)
+        try:
+            assert client.connect()
+            regs = client.read_input_registers(0, count=2, device_id=1).registers
+            assert client.convert_from_registers(regs, client.DATATYPE.FLOAT32) == 172.5
+            assert client.read_holding_registers(10, count=1, device_id=1).registers == [0x10000 - 35]
+            assert not client.write_coil(3, True, device_id=1).isError()
+            assert not client.write_coils(5, [True, False], device_id=1).isError()
+            assert server.writes == [(3, True), (5, True), (6, False)]
+            client.close()
+            server.stop()  # the device goes away ...
+            assert not client.connect()
+            server.start()  # ... and comes back on the same port, with its initial data
+            assert client.connect() and client.read_input_registers(0, count=2, device_id=1).registers == regs
+        finally:
+            client.close()
