@@ -66,7 +66,8 @@ def test_round_trip_envelope_topic_and_seq(ctx: zmq.Context, pub: ZmqPublisher) 
     assert topics == ["rsu/test-site/health/cam-1"] * 3 + ["rsu/test-site/health"]
     payloads = [json.loads(m[1]) for m in msgs]
     for p in payloads:
-        assert list(p)[:6] == ["schema", "site", "source", "seq", "t_event", "t_publish"]
+        assert list(p)[:7] == ["schema", "site", "source", "boot", "seq", "t_event", "t_publish"]
+        assert p["boot"] == pub.boot and len(p["boot"]) == 16
         assert validate(p) == []
         assert p["site"] == "test-site" and isinstance(p["t_publish"], int)
     assert [p["seq"] for p in payloads[:3]] == [0, 1, 2]  # per topic, from 0, +1
@@ -155,7 +156,7 @@ def test_threads_share_one_gapless_seq(ctx: zmq.Context, pub: ZmqPublisher) -> N
     for k in range(n_threads):
         mine = [p["i"] for p in payloads if p["source"] == f"worker-{k}"]
         assert mine == list(range(per_thread))
-    assert pub.stats()["topics"]["rsu/test-site/objects"] == {"sent": 1600, "dropped": 0, "next_seq": 1600}
+    assert pub.stats()["topics"]["rsu/test-site/objects"] == {"sent": 1600, "dropped": 0, "skipped": 0, "next_seq": 1600}
 
 
 def _flood(pub: ZmqPublisher, n: int, size: int) -> None:
@@ -174,12 +175,13 @@ def _flood(pub: ZmqPublisher, n: int, size: int) -> None:
 
 def test_full_queue_drops_are_counted_and_never_block(ctx: zmq.Context) -> None:
     pub = ZmqPublisher("test-site", ZmqConfig(endpoint=ANY_PORT, send_hwm=5))
+    pub.isolate = lambda: False  # what the uplink answers when every subscriber is behind: drop for all
     try:
         sub = subscribe(ctx, pub, RCVHWM=5, RCVBUF=65536)  # connected, but reads nothing for now
         n = 1500
         _flood(pub, n, 64_000)
         stats = pub.stats()
-        assert stats["dropped"] > 0 and stats["sent"] + stats["dropped"] == n
+        assert stats["dropped"] > 0 and stats["sent"] + stats["dropped"] == n and stats["skipped"] == 0
         assert stats["topics"]["rsu/test-site/env"]["next_seq"] == n
         seqs = []
         while sub.poll(500):
@@ -219,7 +221,7 @@ def test_stats_close_and_protocol(ctx: zmq.Context, pub: ZmqPublisher) -> None:
     pub.close(0)
     pub.close()  # idempotent
     pub.publish("env", {"device": "d"}, source="s1")  # during shutdown: counted, not raised
-    assert pub.stats()["topics"]["rsu/test-site/env/s1"] == {"sent": 1, "dropped": 1, "next_seq": 2}
+    assert pub.stats()["topics"]["rsu/test-site/env/s1"] == {"sent": 1, "dropped": 1, "skipped": 0, "next_seq": 2}
 
 
 def receive_unsubscribe(pub: ZmqPublisher, timeout: float = 10.0) -> bool:

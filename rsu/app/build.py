@@ -140,7 +140,8 @@ def build_box(cfg: RsuConfig, *, base_dir: Path, state_root: Path | None = None,
     if cfg.publish.uplink.enabled:  # thin / batch / hold products by priority as the link slows
         from rsu.publish.uplink import UplinkPublisher
 
-        publisher = UplinkPublisher(publisher, cfg.publish.uplink)  # type: ignore[assignment]
+        publisher = UplinkPublisher(publisher, cfg.publish.uplink,  # type: ignore[assignment]
+                                    journal=cfg.pipeline.checkpoint.dir / "uplink-held.jsonl")
     try:
         plugins = PluginHost.from_config(cfg, publisher=publisher, state_root=state_root, extra_plugins=extra_plugins,
                                          emit_sink=lambda product, origin: box_ref[0].ingest(product, origin))

@@ -3,11 +3,14 @@
 Signals, none of which needs anything from the subscribers:
 
 - **send backlog**: the kernel's send queue (``tx_queue`` of ``/proc/net/tcp`` and ``tcp6``: bytes written
-  but not yet acknowledged) of every established connection to the publisher's TCP port, the worst one
-  counting. A slow or throttled link lets it grow long before ZeroMQ's own queue fills. Linux only; on other
+  but not yet acknowledged) of every established connection to the publisher's TCP port; the level uses the
+  smallest one (the fastest subscriber's): a link every connection shares is slow only when even that one is
+  behind, while one subscriber that stopped reading has a full queue of its own (the worst is reported too).
+  A slow or throttled link lets it grow long before ZeroMQ's own queue fills. Linux only; on other
   systems and for ``ipc://`` endpoints this signal is absent (logged once).
 - **pressure**: sends a full subscriber queue refused since the last look (counted drops and held safety
-  messages): the link is congested.
+  messages) while no other connection kept up: the link is congested. (A refusal while another connection
+  keeps up is sent past the full queue instead, see rsu/publish/uplink.py, and is no pressure.)
 - **probe** (optional): the round trip of a TCP connect to a configured ``HOST:PORT`` (e.g. the gateway).
 
 :class:`LinkState` turns readings into ``good`` / ``slow`` / ``congested``: up at once, down only after the
@@ -24,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LEVELS", "LinkSample", "LinkState", "tcp_backlog", "tcp_probe", "endpoint_port"]
+__all__ = ["LEVELS", "LinkSample", "LinkState", "SlowSubscriberCheck", "tcp_backlog", "tcp_probe", "endpoint_port"]
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +83,36 @@ def tcp_probe(target: str, timeout_s: float) -> float | None:
         return None
 
 
+class SlowSubscriberCheck:
+    """Called when a full subscriber queue refused a send: True when that queue is one subscriber's problem,
+    i.e. at least two connections and the fastest one's send backlog is below ``slow_bytes``; False when every
+    connection is behind (the uplink itself) or with no backlog signal (``port`` None). One reading of
+    ``/proc/net/tcp`` answers for ``ttl_s``, so a burst of refusals costs one read."""
+
+    def __init__(self, port: int | None, slow_bytes: int, proc_root: Path = Path("/proc"), *,
+                 ttl_s: float = 0.05, clock: Callable[[], float] = time.monotonic) -> None:
+        self.port, self.slow_bytes, self.proc_root, self.ttl_s, self._clock = port, slow_bytes, proc_root, ttl_s, clock
+        self._at = float("-inf")
+        self._answer = False
+
+    def __call__(self) -> bool:
+        now = self._clock()
+        if self.port is None:
+            return False
+        if now - self._at >= self.ttl_s:
+            self._at = now
+            queues = tcp_backlog(self.port, self.proc_root)
+            self._answer = bool(queues) and len(queues) >= 2 and min(queues) < self.slow_bytes
+        return self._answer
+
+
 @dataclass(frozen=True, slots=True)
 class LinkSample:
-    """One look at the link. ``backlog_bytes`` None: no backlog signal; ``probe_ms`` None: no probe or failed."""
+    """One look at the link. ``backlog_bytes`` (the smallest connection's; ``worst_backlog_bytes`` the largest)
+    None: no backlog signal; ``probe_ms`` None: no probe or failed."""
 
     backlog_bytes: int | None = None
+    worst_backlog_bytes: int | None = None
     connections: int = 0
     pressure: int = 0
     probe_ms: float | None = None

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["SCHEMAS", "ENVELOPE_KEYS", "schema_file_name"]
+__all__ = ["SCHEMAS", "ENVELOPE_KEYS", "OPTIONAL_ENVELOPE_KEYS", "schema_file_name"]
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 ENVELOPE_KEYS = ("schema", "site", "source", "seq", "t_event", "t_publish")
+"""Required in every payload. ``boot`` (:data:`OPTIONAL_ENVELOPE_KEYS`) was added to v1 later: rsu always sends
+it, a validator accepts payloads from boxes that predate it."""
+OPTIONAL_ENVELOPE_KEYS = ("boot",)
 
 _NS = {"type": "integer", "minimum": 0}
 _NUM = {"type": "number"}
@@ -31,7 +34,9 @@ def _envelope(schema_id: str) -> dict[str, Any]:
         "schema": {"const": schema_id, "description": "payload schema id and major version"},
         "site": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$", "description": "site name (config site.name)"},
         "source": {"type": "string", "minLength": 1, "description": "the sensor, stage or plugin that produced it"},
-        "seq": {**_NS, "description": "per-topic counter, +1 per message; a gap means messages were lost"},
+        "boot": {"type": "string", "pattern": "^[0-9a-f]{16}$",
+                 "description": "random id of this run of the box (its process): seq restarts at 0 with a new boot"},
+        "seq": {**_NS, "description": "per-topic counter from 0 per boot, +1 per message; a gap means loss"},
         "t_event": {**_NS, "description": "event time, integer ns since the Unix epoch"},
         "t_publish": {**_NS, "description": "publish time, integer ns since the Unix epoch"},
     }

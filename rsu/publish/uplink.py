@@ -6,10 +6,17 @@
 
 - **safety** (``v2x/*``, ``fault``, ``actuation``, ``health``): never thinned, never batched. A send a full
   subscriber queue refuses is held (no ``seq`` used) and retried in order; later safety messages queue
-  behind it, so their order and contiguous ``seq`` are kept.
+  behind it, so their order and contiguous ``seq`` are kept. What is still held at :meth:`close` after
+  ``close_flush_s`` is journalled (rsu/publish/safety_journal.py) and sent first at the next start.
 - **normal** (``objects``, ``radar``, ``env``, plugin products): kept 1 in ``normal`` per topic; while not
   good, ``batch.products`` go out in ``rsu.batch/1`` messages when ``batch.enabled`` (opt-in).
 - **low** (``detections``, products named ``*snapshot*``): kept 1 in ``low`` per topic, thinned first.
+
+Slow subscriber or slow uplink: while another connection keeps up (kernel send queue < ``slow_backlog_bytes``)
+a full queue is one subscriber's problem: the publisher sends past it (:attr:`ZmqPublisher.isolate`), safety
+included, so only that subscriber loses messages (it sees the ``seq`` gap). Only when every connection is
+behind (or no backlog signal can tell) is the box's uplink the bottleneck: safety is held, and the level
+(from the fastest connection's backlog) thins.
 
 A thinned message is not published at all, so it uses no ``seq``: a ``seq`` gap still means loss on the bus.
 Every level change is logged, counted, listed in :meth:`stats` (``uplink``: offered / sent / thinned per
@@ -20,7 +27,6 @@ silently per subscriber and only thinning protects safety products.
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
@@ -32,7 +38,9 @@ from typing import Any
 from rsu_sdk import PublishError
 
 from rsu.publish.batch import BATCH_SCHEMA, Batcher
-from rsu.publish.linkprobe import LEVELS, LinkSample, LinkState, endpoint_port, tcp_backlog, tcp_probe
+from rsu.publish.linkprobe import LEVELS, LinkSample, LinkState, SlowSubscriberCheck, endpoint_port, tcp_backlog
+from rsu.publish.linkprobe import tcp_probe
+from rsu.publish.safety_journal import HeldMessage, read_held, write_held
 from rsu.publish.topics import check_source, default_schema
 
 __all__ = ["UplinkPublisher", "ScopedUplinkPublisher", "priority_of", "SAFETY", "NORMAL", "LOW"]
@@ -43,6 +51,7 @@ SAFETY, NORMAL, LOW = "safety", "normal", "low"
 _BUILTIN = {"v2x/cpm": SAFETY, "fault": SAFETY, "actuation": SAFETY, "health": SAFETY,
             "objects": NORMAL, "radar": NORMAL, "env": NORMAL, "detections": LOW}
 _PUMP_S = 0.002
+_REPLAY_WAIT_S = 10.0  # journalled messages wait this long for a first subscriber after a start
 
 
 def priority_of(product: str, overrides: Mapping[str, str] | None = None) -> str:
@@ -62,10 +71,11 @@ class UplinkPublisher:
     :param parent: the box's ZmqPublisher (closed by :meth:`close`).
     :param cfg: ``publish.uplink``.
     :param monitor: start the measuring thread (tests may drive :meth:`observe` themselves).
+    :param journal: where held safety messages go at close and come back from at start; None: only counted.
     """
 
     def __init__(self, parent: Any, cfg: Any, *, proc_root: Path = Path("/proc"), monitor: bool = True,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, journal: Path | None = None) -> None:
         self.parent = parent
         self.cfg = cfg
         self.config = parent.config
@@ -75,7 +85,9 @@ class UplinkPublisher:
         self._port = endpoint_port(parent.endpoint)
         self._lock = threading.Lock()
         self._hold_lock = threading.Lock()
-        self._held: deque[Callable[[], bool]] = deque()
+        self._held: deque[HeldMessage] = deque()
+        self.journal = journal
+        self._replay_until: float | None = None
         self._scopes: dict[str, Any] = {}
         self._prio: dict[str, str] = {}
         self._seen: Counter[tuple[str, str | None, str]] = Counter()
@@ -92,6 +104,11 @@ class UplinkPublisher:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self.signals = self._signals()
+        self.isolating = SlowSubscriberCheck(self._port if "send_backlog" in self.signals else None,
+                                             cfg.slow_backlog_bytes, proc_root)
+        parent.isolate = self.isolating
+        if journal is not None:
+            self._replay(journal)
         if not parent.config.count_drops:
             log.warning("uplink: publish.zmq.count_drops is off, so a full subscriber queue drops silently and "
                         "safety products cannot be held; only thinning protects them")
@@ -170,34 +187,47 @@ class UplinkPublisher:
                 t_event_ns: int | None, schema: str | None, default_source: str) -> None:
         """Send now, or hold in order behind earlier held safety messages; PublishError for bad input."""
         t_event = time.time_ns() if t_event_ns is None else t_event_ns  # the event time, not the retry's
-        if body is None:
-            send = functools.partial(self.parent.try_publish, product, data, source=source, t_event_ns=t_event,
-                                     schema=schema, default_source=default_source)
-        else:
-            send = functools.partial(self.parent.try_publish_binary, product, data, body, source=source,
-                                     t_event_ns=t_event, schema=schema, default_source=default_source)
+        msg = HeldMessage(product, data, body, source, t_event, schema, default_source)
         with self._hold_lock:
             self.offered[SAFETY] += 1
-            if not self._held and send():
+            if not self._held and self._send_held(msg):
                 self.sent[SAFETY] += 1
                 return
-            if len(self._held) >= self.cfg.safety_backlog_max:
-                self.counts["safety_refused"] += 1
-                if self.counts["safety_refused"] == 1:
-                    log.error("uplink: %d safety messages held, refusing more (publish.uplink.safety_backlog_max)",
-                              len(self._held))
-                return
-            self._held.append(send)
-            self.counts["held"] += 1
-            self.counts["held_max"] = max(self.counts["held_max"], len(self._held))
+            self._hold_locked(msg)
         self._wake.set()
+
+    def _hold_locked(self, msg: HeldMessage) -> None:
+        if len(self._held) >= self.cfg.safety_backlog_max:
+            self.counts["safety_refused"] += 1
+            if self.counts["safety_refused"] == 1:
+                log.error("uplink: %d safety messages held, refusing more (publish.uplink.safety_backlog_max)",
+                          len(self._held))
+            return
+        self._held.append(msg)
+        self.counts["held"] += 1
+        self.counts["held_max"] = max(self.counts["held_max"], len(self._held))
+
+    def _send_held(self, m: HeldMessage) -> bool:
+        """One try; a refusal while only a subscriber (not the uplink) is behind sends past its full queue."""
+        for force in (False, True):
+            if force:
+                if not self.isolating():
+                    return False
+                self.counts["safety_past_slow_subscriber"] += 1
+            if m.try_send(self.parent, force):
+                return True
+        return False
 
     def _pump(self) -> int:
         """Send held safety messages in order until one is refused; returns how many remain held."""
+        if self._replay_until is not None:  # replayed from the journal: not into an empty room
+            if time.monotonic() < self._replay_until and not self.parent.wait_for_subscribers(1, 0):
+                return len(self._held)
+            self._replay_until = None
         with self._hold_lock:
             while self._held:
                 try:
-                    if not self._held[0]():
+                    if not self._send_held(self._held[0]):
                         break
                     self.sent[SAFETY] += 1
                 except PublishError as exc:  # cannot happen for a message that was valid when held
@@ -205,6 +235,17 @@ class UplinkPublisher:
                     log.warning("uplink: held message refused: %s", exc)
                 self._held.popleft()
             return len(self._held)
+
+    def _replay(self, path: Path) -> None:
+        messages, bad = read_held(path)
+        self.counts["journal_bad"] += bad
+        if messages:
+            log.warning("uplink: %d safety message(s) held at the last stop are sent first (%s)", len(messages), path)
+            with self._hold_lock:
+                for m in messages:
+                    self._hold_locked(m)
+            self.counts["replayed_from_journal"] += len(messages)
+            self._replay_until = time.monotonic() + _REPLAY_WAIT_S
 
     def _flush_batch(self, product: str, source: str | None, default_source: str, items: list[Any],
                      t_event_ns: int) -> None:
@@ -230,7 +271,8 @@ class UplinkPublisher:
         pressure_total = self.parent.stats()["dropped"] + self.counts["held"]
         pressure, self._last_pressure = pressure_total - self._last_pressure, pressure_total
         probe_ms = tcp_probe(self.cfg.probe, self.cfg.interval_s) if self.cfg.probe else None
-        return LinkSample(backlog_bytes=None if backlog is None else max(backlog, default=0),
+        return LinkSample(backlog_bytes=None if backlog is None else min(backlog, default=0),
+                          worst_backlog_bytes=None if backlog is None else max(backlog, default=0),
                           connections=0 if backlog is None else len(backlog), pressure=pressure,
                           probe_ms=probe_ms, probe_failed=bool(self.cfg.probe) and probe_ms is None)
 
@@ -287,7 +329,8 @@ class UplinkPublisher:
                 "changes": self.state.changes,
                 "recent_changes": list(self.state.history[-10:]),
                 "signals": list(self.signals),
-                "last_sample": {"backlog_bytes": s.backlog_bytes, "connections": s.connections,
+                "last_sample": {"backlog_bytes": s.backlog_bytes, "worst_backlog_bytes": s.worst_backlog_bytes,
+                                "connections": s.connections,
                                 "refused": s.pressure, "probe_ms": s.probe_ms},
                 "offered": dict(self.offered),
                 "sent": dict(self.sent),
@@ -314,9 +357,21 @@ class UplinkPublisher:
             time.sleep(_PUMP_S)
         left = self._pump()
         if left:
-            self.counts["safety_lost_on_close"] += left
-            log.error("uplink: %d held safety message(s) could not be sent before closing", left)
+            self._journal_left(left)
         self.parent.close(linger_ms)
+
+    def _journal_left(self, left: int) -> None:
+        with self._hold_lock:
+            held, self._held = list(self._held), deque()
+        if self.journal is not None:
+            try:
+                self.counts["safety_journalled"] += write_held(self.journal, held)
+                log.warning("uplink: %d held safety message(s) journalled to %s for the next start", left, self.journal)
+                return
+            except (OSError, TypeError, ValueError) as exc:
+                log.error("uplink: cannot journal held safety messages to %s: %s", self.journal, exc)
+        self.counts["safety_lost_on_close"] += left
+        log.error("uplink: %d held safety message(s) could not be sent before closing", left)
 
     def __enter__(self) -> UplinkPublisher:
         return self

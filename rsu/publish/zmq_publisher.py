@@ -6,77 +6,59 @@ latency at one non-blocking ``send`` with no thread hop or extra queue, and make
 for free. The lock is held only for building the envelope head and a ``NOBLOCK`` send, never while waiting on
 the network; JSON encoding of the data happens outside it.
 
-Drops: with ``count_drops`` (default) the socket sets ``XPUB_NODROP``: when a subscriber's queue holds
-``send_hwm`` messages, ``send`` fails at once and the message is counted as dropped (its ``seq`` is used, so
-subscribers see the gap). With ``count_drops: false`` a slow subscriber silently loses only its own messages
-(plain PUB behaviour) and nothing is counted here.
+Slow subscribers: each subscriber has its own queue of ``send_hwm`` messages. With ``count_drops`` (default)
+the socket sets ``XPUB_NODROP``, so a send that would overflow any subscriber's queue is refused at once and
+seen here. :attr:`ZmqPublisher.isolate` then decides: True (the default; rsu/publish/uplink.py answers from
+the kernel's per-connection send queues) sends it again with ``XPUB_NODROP`` off, which queues it for every
+subscriber with room and skips the full ones (counted as ``skipped``; ZeroMQ then skips a full subscriber
+without refusing until it has read its queue down, so ``skipped`` is a lower bound): a subscriber that stopped
+reading loses only its own messages and sees the ``seq`` gap. False (the box's own uplink is the bottleneck:
+every subscriber is behind) drops the message for all and counts it as ``dropped``. With
+``count_drops: false`` every send is lossy and nothing is counted here.
 
 ``seq`` starts at 0 on each topic when the publisher starts and grows by 1 per message, dropped ones included.
+``boot`` (:data:`~rsu.publish.envelope.PROCESS_BOOT`, 64 random bits as 16 hex digits, new in each process)
+tells one run of the box from the next, so ``(boot, seq)`` is gap-free per topic across restarts.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
 import re
 import threading
 import time
 import weakref
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-import numpy as np
-import orjson
 import zmq
 
 from rsu.config.publish import ZmqConfig
-from rsu.publish.schema_defs import ENVELOPE_KEYS
+from rsu.publish.envelope import (  # noqa: F401 - _check_time and _encode_data are shared with kafka_output
+    PROCESS_BOOT,
+    _check_time,
+    _encode_data,
+    envelope_head,
+    join_envelope,
+    new_boot_id,
+)
 from rsu.publish.topics import check_source, default_schema, topic_for
 from rsu_sdk import PublishError
 
-__all__ = ["ZmqPublisher", "ScopedPublisher", "envelope_head", "join_envelope"]
+__all__ = ["ZmqPublisher", "ScopedPublisher", "envelope_head", "join_envelope", "new_boot_id", "PROCESS_BOOT"]
 
 log = logging.getLogger(__name__)
 
+_HOLD, _FORCE = 1, 2  # send modes besides 0 (normal): refused -> False; refused -> skip the full subscribers
 _DRAIN_EVERY = 1024
 _CACHE_MAX = 4096
-_ENVELOPE = frozenset(ENVELOPE_KEYS)
 _SITE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, (set, frozenset)):
-        return sorted(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def _encode_data(product: str, data: Mapping[str, Any]) -> bytes:
-    """The data object as compact UTF-8 JSON (checked: a mapping with str keys and no envelope keys).
-
-    orjson writes a non-finite float as ``null`` (JSON has no NaN); rsu's own payloads refuse them earlier.
-    """
-    if not isinstance(data, Mapping):
-        raise PublishError(f"{product}: data must be a mapping, got {type(data).__name__}")
-    clash = _ENVELOPE & data.keys()
-    if clash:
-        raise PublishError(f"{product}: data uses envelope keys {sorted(clash)}")
-    try:
-        return orjson.dumps(data if isinstance(data, dict) else dict(data), default=_json_default,
-                            option=orjson.OPT_SERIALIZE_NUMPY)
-    except TypeError as exc:  # orjson.JSONEncodeError is a TypeError
-        raise PublishError(f"{product}: data is not JSON-serialisable: {exc}") from None
-
-
-def _check_time(t_event_ns: int | None) -> None:
-    if t_event_ns is not None and (isinstance(t_event_ns, bool) or not isinstance(t_event_ns, (int, np.integer))
-                                   or t_event_ns < 0):
-        raise PublishError(f"t_event_ns: expected int nanoseconds >= 0, got {t_event_ns!r}")
+def _always() -> bool:
+    return True
 
 
 def _is_loopback(endpoint: str) -> bool:
@@ -99,19 +81,6 @@ def _shutdown(sock: zmq.Socket, auth: Any, ctx: zmq.Context, own_context: bool) 
         ctx.term()
 
 
-def envelope_head(schema_id: str, site: str, source: str) -> bytes:
-    """The constant start of a v1 envelope, up to ``"seq":`` (shared by the ZeroMQ and Kafka outputs)."""
-    return ('{"schema":%s,"site":%s,"source":%s,"seq":' % (
-        json.dumps(schema_id), json.dumps(site), json.dumps(source))).encode()
-
-
-def join_envelope(head: bytes, seq: int, t_event: int, t_publish: int, data: bytes) -> bytes:
-    """A whole v1 payload: ``head`` (:func:`envelope_head`), seq, times, then the members of ``data``
-    (compact JSON of an object, as :func:`_encode_data` makes)."""
-    rest = b"}" if data == b"{}" else b"," + data[1:]
-    return b"".join((head, b"%d,\"t_event\":%d,\"t_publish\":%d" % (seq, t_event, t_publish), rest))
-
-
 class ZmqPublisher:
     """Publishes JSON payloads and binary V2X messages on ``rsu/<site>/<product>[/<source>]``.
 
@@ -122,15 +91,17 @@ class ZmqPublisher:
     :param config: ``publish.zmq`` of the config; the endpoint may use port ``*`` (see :attr:`endpoint`).
     :param context: a ZeroMQ context to share; by default the publisher owns one. With CURVE the context gets
         the publisher's ZAP handler, so give each CURVE publisher its own context.
+    :param boot: the envelope's ``boot``; the process's (:data:`PROCESS_BOOT`) by default.
     """
 
     def __init__(self, site: str, config: ZmqConfig | None = None, *, default_source: str = "rsu",
-                 context: zmq.Context | None = None) -> None:
+                 context: zmq.Context | None = None, boot: str | None = None) -> None:
         self.config = config or ZmqConfig()
         if not isinstance(site, str) or not _SITE.match(site):
             raise PublishError(f"site.name {site!r}: expected a name matching {_SITE.pattern}")
         self.site = site
         self.default_source = check_source(default_source)
+        self.boot = boot or PROCESS_BOOT
         self._own_context = context is None
         self._ctx = zmq.Context() if context is None else context
         self._lock = threading.Lock()
@@ -138,6 +109,9 @@ class ZmqPublisher:
         self._closed = False
         self._sent: Counter[str] = Counter()
         self._dropped: Counter[str] = Counter()
+        self._skipped: Counter[str] = Counter()
+        self.isolate: Callable[[], bool] = _always
+        """Asked when a full subscriber queue refuses a send: True sends it to the others (see the module)."""
         self._invalid = 0
         self._subs: Counter[bytes] = Counter()
         self._cache: dict[tuple[str, str | None, str, str], tuple[str, bytes, bytes]] = {}
@@ -206,19 +180,20 @@ class ZmqPublisher:
 
     def try_publish(self, product: str, data: Mapping[str, Any], *, source: str | None = None,
                     t_event_ns: int | None = None, schema: str | None = None,
-                    default_source: str | None = None) -> bool:
+                    default_source: str | None = None, force: bool = False) -> bool:
         """As :meth:`publish`, but a message a full subscriber queue refuses is neither sent nor counted and
         uses no ``seq``: False tells the caller to retry it later (rsu/publish/uplink.py holds safety
-        products this way). Only ``count_drops`` sockets refuse; without it a send never fails."""
+        products this way). Only ``count_drops`` sockets refuse; without it a send never fails. ``force``:
+        when refused, send it to every subscriber with room (the full ones miss it; counted as dropped)."""
         return self._publish(product, data, source, t_event_ns, schema, default_source or self.default_source,
-                             hold=True)
+                             _FORCE if force else _HOLD)
 
     def try_publish_binary(self, product: str, header: Mapping[str, Any], body: bytes, *,
                            source: str | None = None, t_event_ns: int | None = None, schema: str | None = None,
-                           default_source: str | None = None) -> bool:
+                           default_source: str | None = None, force: bool = False) -> bool:
         """As :meth:`publish_binary`, with the retry contract of :meth:`try_publish`."""
         return self._publish_binary(product, header, body, source, t_event_ns, schema,
-                                    default_source or self.default_source, hold=True)
+                                    default_source or self.default_source, _FORCE if force else _HOLD)
 
     def scoped(self, default_source: str) -> ScopedPublisher:
         """A view sharing this socket and seq counters whose envelope ``source`` defaults to ``default_source``."""
@@ -227,7 +202,7 @@ class ZmqPublisher:
     # -- internals ------------------------------------------------------------------------------------------
 
     def _publish(self, product: str, data: Mapping[str, Any], source: str | None, t_event_ns: int | None,
-                 schema: str | None, default_source: str, hold: bool = False) -> bool:
+                 schema: str | None, default_source: str, mode: int = 0) -> bool:
         try:
             topic, topic_b, head = self._head(product, source, schema, default_source)
             _check_time(t_event_ns)
@@ -236,11 +211,11 @@ class ZmqPublisher:
             with self._lock:
                 self._invalid += 1
             raise
-        return self._send(topic, topic_b, head, body, t_event_ns, None, hold)
+        return self._send(topic, topic_b, head, body, t_event_ns, None, mode)
 
     def _publish_binary(self, product: str, header: Mapping[str, Any], body: bytes, source: str | None,
                         t_event_ns: int | None, schema: str | None, default_source: str,
-                        hold: bool = False) -> bool:
+                        mode: int = 0) -> bool:
         try:
             if not isinstance(body, (bytes, bytearray, memoryview)):
                 raise PublishError(f"{product}: body must be bytes, got {type(body).__name__}")
@@ -256,7 +231,7 @@ class ZmqPublisher:
             with self._lock:
                 self._invalid += 1
             raise
-        return self._send(topic, topic_b, head, encoded, t_event_ns, bytes(body), hold)
+        return self._send(topic, topic_b, head, encoded, t_event_ns, bytes(body), mode)
 
     def _head(self, product: str, source: str | None, schema: str | None,
               default_source: str) -> tuple[str, bytes, bytes]:
@@ -269,15 +244,16 @@ class ZmqPublisher:
         schema_id = schema or default_schema(product)
         if not isinstance(schema_id, str):
             raise PublishError(f"{product}: schema must be a string, got {schema_id!r}")
-        head = envelope_head(schema_id, self.site, source or default_source)
+        head = envelope_head(schema_id, self.site, source or default_source, self.boot)
         if len(self._cache) >= _CACHE_MAX:
             self._cache.clear()
         hit = self._cache[key] = (topic, topic.encode(), head)
         return hit
 
     def _send(self, topic: str, topic_b: bytes, head: bytes, data: bytes, t_event_ns: int | None,
-              body: bytes | None, hold: bool = False) -> bool:
-        """Send, or count a drop; True when done with, False (``hold`` only) when refused and not counted."""
+              body: bytes | None, mode: int = 0) -> bool:
+        """Send, skip full subscribers, or count a drop; True when done with, False (mode ``_HOLD`` only) when
+        refused and not counted."""
         with self._lock:
             if self._closed:  # shutting down: plugins may still publish; count, do not raise
                 self._dropped[topic] += 1
@@ -291,9 +267,12 @@ class ZmqPublisher:
                 self._sock.send_multipart(frames, flags=zmq.NOBLOCK)
                 self._sent[topic] += 1
             except zmq.Again:
-                if hold:
+                if mode == _HOLD:
                     return False
-                self._dropped[topic] += 1
+                if mode == _FORCE or self.isolate():
+                    self._send_lossy_locked(topic, frames)
+                else:
+                    self._dropped[topic] += 1
             except zmq.ZMQError as exc:
                 self._dropped[topic] += 1
                 log.debug("send on %s failed: %s", topic, exc)
@@ -301,6 +280,19 @@ class ZmqPublisher:
             if self._since_drain >= _DRAIN_EVERY:
                 self._drain_locked()
         return True
+
+    def _send_lossy_locked(self, topic: str, frames: list[bytes]) -> None:
+        """A send ``XPUB_NODROP`` refused: queue it for every subscriber with room, skip the full ones."""
+        self._sock.setsockopt(zmq.XPUB_NODROP, 0)
+        try:
+            self._sock.send_multipart(frames, flags=zmq.NOBLOCK)
+            self._sent[topic] += 1
+            self._skipped[topic] += 1
+        except zmq.ZMQError as exc:
+            self._dropped[topic] += 1
+            log.debug("lossy send on %s failed: %s", topic, exc)
+        finally:
+            self._sock.setsockopt(zmq.XPUB_NODROP, 1)
 
     def _drain_locked(self) -> None:
         """Read pending (un)subscription messages; call with the lock held."""
@@ -341,18 +333,22 @@ class ZmqPublisher:
                 self._sock.poll(int(min(left, 0.02) * 1000) + 1, zmq.POLLIN)
 
     def stats(self) -> dict[str, Any]:
-        """Counts: ``sent``, ``dropped``, ``invalid`` (refused calls), ``subscriptions`` and per-topic ones."""
+        """Counts: ``sent``, ``dropped`` (sent to none), ``skipped`` (sent, but a full subscriber missed it),
+        ``invalid`` (refused calls), ``subscriptions``, per-topic ones, and the ``boot`` id."""
         with self._lock:
             if not self._closed:
                 self._drain_locked()
             topics = {
-                t: {"sent": self._sent[t], "dropped": self._dropped[t], "next_seq": self._sent[t] + self._dropped[t]}
+                t: {"sent": self._sent[t], "dropped": self._dropped[t], "skipped": self._skipped[t],
+                    "next_seq": self._sent[t] + self._dropped[t]}
                 for t in sorted(set(self._sent) | set(self._dropped))
             }
             return {
                 "endpoint": self._endpoint,
+                "boot": self.boot,
                 "sent": sum(self._sent.values()),
                 "dropped": sum(self._dropped.values()),
+                "skipped": sum(self._skipped.values()),
                 "invalid": self._invalid,
                 "subscriptions": self._matching(None),
                 "topics": topics,

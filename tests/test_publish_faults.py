@@ -1,0 +1,227 @@
+"""The publisher under faults: a restart (boot id), a subscriber that never reads, held safety messages at stop."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zmq
+
+from rsu.config.publish import ZmqConfig
+from rsu.config.uplink import UplinkConfig
+from rsu.publish.safety_journal import read_held
+from rsu.publish.schemas import validate
+from rsu.publish.uplink import UplinkPublisher
+from rsu.publish.zmq_publisher import ZmqPublisher
+
+SITE = "fault-site"
+WAIT_S = 60.0  # generous: a loaded 2-core machine
+
+CHILD = """
+import sys
+from rsu.config.publish import ZmqConfig
+from rsu.publish.zmq_publisher import ZmqPublisher
+pub = ZmqPublisher("fault-site", ZmqConfig(endpoint=sys.argv[1]))
+assert pub.wait_for_subscribers(1, timeout=60)
+for i in range(3):
+    pub.publish("env", {"device": "d", "values": {"i": i}, "units": {}}, source="s1", schema="rsu.env/1")
+print("sent", flush=True)
+sys.stdin.read()  # until killed
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _receive(sub: zmq.Socket, n: int) -> list[dict[str, Any]]:
+    out = []
+    for _ in range(n):
+        assert sub.poll(int(WAIT_S * 1000)), f"only {len(out)} of {n} messages"
+        out.append(json.loads(sub.recv_multipart()[1]))
+    return out
+
+
+def test_a_restarted_box_has_a_new_boot_and_seq_restarts_at_0(tmp_path: Path) -> None:
+    endpoint = f"tcp://127.0.0.1:{_free_port()}"
+    ctx = zmq.Context()
+    sub = ctx.socket(zmq.SUB)
+    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    sub.setsockopt(zmq.RECONNECT_IVL, 20)
+    sub.connect(endpoint)
+    runs = []
+    try:
+        for _ in range(2):
+            child = subprocess.Popen([sys.executable, "-c", CHILD, endpoint], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+            try:
+                runs.append(_receive(sub, 3))
+            finally:
+                child.kill()  # SIGKILL: no orderly close
+                child.communicate()
+    finally:
+        sub.close(0)
+        ctx.term()
+    (first, second) = runs
+    for run in runs:
+        assert [p["seq"] for p in run] == [0, 1, 2]
+        assert len({p["boot"] for p in run}) == 1 and len(run[0]["boot"]) == 16
+        assert all(validate(p) == [] for p in run)
+    assert first[0]["boot"] != second[0]["boot"]  # (boot, seq) tells the restart from 3 lost messages
+
+
+class Reader:
+    """A subscriber that reads everything on its own thread."""
+
+    def __init__(self, ctx: zmq.Context, endpoint: str) -> None:
+        self.sock = ctx.socket(zmq.SUB)
+        self.sock.setsockopt(zmq.SUBSCRIBE, b"")
+        self.sock.setsockopt(zmq.RCVHWM, 0)
+        self.sock.connect(endpoint)
+        self.messages: list[tuple[str, dict[str, Any]]] = []
+        self.cond = threading.Condition()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if self.sock.poll(50):
+                frames = self.sock.recv_multipart()
+                with self.cond:
+                    self.messages.append((frames[0].decode(), json.loads(frames[1])))
+                    self.cond.notify_all()
+
+    def wait_for(self, n: int) -> bool:
+        with self.cond:
+            return self.cond.wait_for(lambda: len(self.messages) >= n, WAIT_S)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(WAIT_S)
+        self.sock.close(0)
+
+
+def _stuck(ctx: zmq.Context, endpoint: str) -> zmq.Socket:
+    """A subscriber that connects, subscribes and never reads (small buffers, so its queue fills soon)."""
+    sock = ctx.socket(zmq.SUB)
+    sock.setsockopt(zmq.RCVHWM, 1)
+    sock.setsockopt(zmq.RCVBUF, 4096)
+    sock.setsockopt(zmq.SUBSCRIBE, b"")
+    sock.connect(endpoint)
+    return sock
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux's per-connection send queues")
+def test_a_subscriber_that_never_reads_costs_only_itself() -> None:
+    ctx = zmq.Context()
+    zpub = ZmqPublisher(SITE, ZmqConfig(endpoint="tcp://127.0.0.1:*", send_hwm=20, linger_ms=0))
+    pub = UplinkPublisher(zpub, UplinkConfig(interval_s=0.05, recover_s=0.5, close_flush_s=0.0))
+    stuck = _stuck(ctx, zpub.endpoint)
+    reader = Reader(ctx, zpub.endpoint)
+    blob = "x" * 8000
+    n = 1500
+    try:
+        assert zpub.wait_for_subscribers(2, timeout=WAIT_S)
+        for i in range(n):  # in step with the reader, so only the stuck subscriber ever falls behind
+            if i % 5 == 0:
+                pub.publish("fault", {"device": "d", "kind": "k", "active": True, "severity": "critical",
+                                      "score": 1.0, "message": f"alarm {i}"}, source="furnace",
+                            schema="rsu.fault.alarm/1")
+            else:
+                pub.publish("env", {"device": "d", "values": {"i": i}, "note": blob}, source="plant",
+                            schema="rsu.env/1")
+            assert reader.wait_for(i + 1), f"the reader got {len(reader.messages)} of {i + 1}"
+        stats = pub.stats()
+    finally:
+        reader.close()
+        stuck.close(0)
+        pub.close(0)
+        ctx.term()
+    seqs: dict[str, list[int]] = defaultdict(list)
+    for topic, payload in reader.messages:
+        seqs[topic].append(payload["seq"])
+    counts = Counter({t: len(s) for t, s in seqs.items()})
+    assert counts == {f"rsu/{SITE}/fault/furnace": n // 5, f"rsu/{SITE}/env/plant": n - n // 5}
+    for topic, s in seqs.items():
+        assert s == list(range(len(s))), topic  # every message, safety and normal, no gap
+    up = stats["uplink"]
+    print("\nstuck subscriber:", json.dumps({"skipped": stats["skipped"], "dropped": stats["dropped"],
+                                             "thinned": up["thinned_total"], "held": up.get("held", 0),
+                                             "state": up["state"]}))
+    assert stats["skipped"] > 0  # the stuck subscriber's queue did fill: it, and only it, missed messages
+    assert stats["dropped"] == 0 and up["thinned_total"] == 0 and up.get("to_congested", 0) == 0
+
+
+def _alarm(i: int) -> dict[str, Any]:
+    return {"device": "d", "kind": "k", "active": True, "severity": "critical", "score": 1.0,
+            "message": f"alarm {i} " + "y" * 50_000}
+
+
+def test_held_safety_messages_are_journalled_at_stop_and_sent_at_next_start(tmp_path: Path) -> None:
+    journal = tmp_path / "state" / "uplink-held.jsonl"
+    ctx = zmq.Context()
+    cfg = UplinkConfig(interval_s=0.05, close_flush_s=0.2, announce=False)
+    zpub = ZmqPublisher(SITE, ZmqConfig(endpoint="tcp://127.0.0.1:*", send_hwm=2, linger_ms=0))
+    pub = UplinkPublisher(zpub, cfg, journal=journal)
+    stuck = _stuck(ctx, zpub.endpoint)
+    t_events = []
+    try:
+        assert zpub.wait_for_subscribers(1, timeout=WAIT_S)
+        for i in range(3000):  # until the kernel's buffers and the subscriber's queue are full and alarms held
+            t_events.append(1_700_000_000_000_000_000 + i)
+            pub.publish("fault", _alarm(i), source="furnace", t_event_ns=t_events[-1], schema="rsu.fault.alarm/1")
+            if pub.stats()["uplink"]["held_now"] >= 30:
+                break
+        assert pub.stats()["uplink"]["held_now"] >= 30, "the subscriber's queue never filled"
+    finally:
+        pub.close(0)
+        stuck.close(0)
+    up = pub.stats()["uplink"]
+    held_now = up["safety_journalled"]  # what the stop deadline left held: on disk, not lost
+    assert up.get("safety_lost_on_close", 0) == 0 and held_now > 0
+    assert up["sent"]["safety"] + held_now == up["offered"]["safety"] == len(t_events)
+    assert journal.exists()
+
+    # next start: the journalled alarms go out first, with their event times, from seq 0 of the new run
+    zpub2 = ZmqPublisher(SITE, ZmqConfig(endpoint="tcp://127.0.0.1:*", linger_ms=0))
+    pub2 = UplinkPublisher(zpub2, cfg, journal=journal)
+    assert not journal.exists()  # taken: a second restart does not send them twice
+    reader = Reader(ctx, zpub2.endpoint)
+    try:
+        assert zpub2.wait_for_subscribers(1, timeout=WAIT_S)
+        pub2.publish("fault", _alarm(999), source="furnace", schema="rsu.fault.alarm/1")
+        assert reader.wait_for(held_now + 1)
+        stats2 = pub2.stats()["uplink"]
+    finally:
+        reader.close()
+        pub2.close(0)
+        ctx.term()
+    got = [p for _, p in reader.messages]
+    assert [p["seq"] for p in got] == list(range(held_now + 1))
+    assert [p["t_event"] for p in got[:held_now]] == t_events[-held_now:]
+    assert got[-1]["message"].startswith("alarm 999 ")
+    assert all(validate(p) == [] for p in got)
+    assert stats2["replayed_from_journal"] == held_now and stats2.get("journal_bad", 0) == 0
+
+
+def test_a_damaged_journal_line_is_counted_and_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "held.jsonl"
+    good = {"product": "fault", "data": {"device": "d"}, "source": None, "t_event_ns": 5, "schema": None,
+            "default_source": "rsu", "body": "AAE="}
+    path.write_bytes(json.dumps(good).encode() + b"\n{not json\n" + json.dumps({**good, "t_event_ns": 1e300}).encode()
+                     + b"\n" + json.dumps([1, 2]).encode() + b"\n\xff\xfe\n")
+    messages, bad = read_held(path)
+    assert bad == 4 and [(m.product, m.body, m.t_event_ns) for m in messages] == [("fault", b"\x00\x01", 5)]
+    assert not path.exists()
+    assert read_held(path) == ([], 0)
