@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from rsu_sdk import PublishError
 from zmq.utils.monitor import parse_monitor_message
 
+from rsu.app.testing import Subscriber
 from rsu.cli import main
 from rsu.config.publish import CurveConfig, ZmqConfig
 from rsu.publish import ZmqPublisher
@@ -72,21 +73,17 @@ def test_only_authorised_subscribers_receive(ctx: zmq.Context, pub: ZmqPublisher
     mallory = refused_subscriber(ctx, pub.endpoint, "mallory", zmq.EVENT_HANDSHAKE_FAILED_AUTH,
                                  (keys.server_public, outsider.clients["mallory"][1]))
     plain = refused_subscriber(ctx, pub.endpoint, "plain", zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, None)
-    alice = ctx.socket(zmq.SUB)
-    configure_client(alice, keys.server_public, keys.clients["alice"][1])
-    alice.subscribe(b"")
-    alice.connect(pub.endpoint)
-    assert pub.wait_for_subscribers(1, timeout=10)
-    for i in range(N):
-        pub.publish("env", {"device": "d", "values": {"x": float(i)}, "units": {}}, source="s1", schema="rsu.env/1")
-    seqs = []
-    for _ in range(N):
-        assert alice.poll(5000), f"authorised subscriber got only {len(seqs)} of {N}"
-        seqs.append(json.loads(alice.recv_multipart()[1])["seq"])
-    assert seqs == list(range(N))
-    # everything has been delivered to alice by now; the refused ones hold no connection at all
-    assert mallory.poll(300) == 0 and plain.poll(0) == 0
-    assert pub.stats()["subscriptions"] == 1
+    with Subscriber(pub.endpoint, context=ctx,
+                    configure=lambda s: configure_client(s, keys.server_public, keys.clients["alice"][1])) as alice:
+        assert pub.wait_for_subscribers(1, timeout=60)
+        for i in range(N):
+            pub.publish("env", {"device": "d", "values": {"x": float(i)}, "units": {}}, source="s1",
+                        schema="rsu.env/1")
+        got = alice.wait_for_count(N, timeout=60, what=f"{N} messages at the authorised subscriber")
+        assert [m.payload["seq"] for m in got] == list(range(N))
+        # everything has been delivered to alice by now; the refused ones hold no connection at all
+        assert mallory.poll(300) == 0 and plain.poll(0) == 0
+        assert pub.stats()["subscriptions"] == 1
 
 
 def test_tap_with_keys(pub: ZmqPublisher, keys: KeySet, outsider: KeySet, tmp_path: Path) -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-import zmq
+
+from rsu.app.testing import Subscriber, wait_for
 
 SITE = "plant"
 
@@ -58,30 +59,29 @@ def _run_and_subscribe(cfg: Path, cwd: Path) -> tuple[list[dict], dict, str]:
                 found.set()
 
     threading.Thread(target=read_stderr, daemon=True).start()
-    ctx = zmq.Context()
-    sub = ctx.socket(zmq.SUB)
-    messages: list[dict] = []
+    sub: Subscriber | None = None
     try:
         assert found.wait(60), "no endpoint in the banner: " + "".join(err)[-2000:]
-        sub.connect(endpoint[0])
-        sub.setsockopt(zmq.SUBSCRIBE, f"rsu/{SITE}/fault".encode())
-        poller = zmq.Poller()
-        poller.register(sub, zmq.POLLIN)
-        while True:
-            if poller.poll(200):
-                topic, payload = sub.recv_multipart()[:2]
-                messages.append({"topic": topic.decode(), **json.loads(payload)})
-            elif proc.poll() is not None:
-                break
-        stdout = proc.stdout.read()  # type: ignore[union-attr]
+        sub = Subscriber(endpoint[0], f"rsu/{SITE}/fault")
+        stdout = proc.stdout.read()  # type: ignore[union-attr]  # until the run ends
+        proc.wait(30)
+        assert proc.returncode == 0, "".join(err)[-3000:]
+        summary = json.loads(stdout)
+        sent = summary["publish"]["topics"]
+
+        def last_of_each_topic_arrived() -> bool:  # the run has ended: the rest is in flight to the socket
+            seen = {m.topic: m.payload["seq"] for m in sub.messages}
+            return all(seq == sent[topic]["next_seq"] - 1 for topic, seq in seen.items())
+
+        wait_for(last_of_each_topic_arrived, 60, "the last message of each fault topic")
+        messages = [{"topic": m.topic, **m.payload} for m in sub.messages]
     finally:
         if proc.poll() is None:
             proc.kill()
         proc.wait(30)
-        sub.close(0)
-        ctx.term()
-    assert proc.returncode == 0, "".join(err)[-3000:]
-    return messages, json.loads(stdout), "".join(err)
+        if sub is not None:
+            sub.close()
+    return messages, summary, "".join(err)
 
 
 @pytest.mark.slow

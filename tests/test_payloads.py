@@ -9,7 +9,6 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-import zmq
 from rsu_sdk import (
     ActuationCommand,
     ActuationOutcome,
@@ -27,6 +26,7 @@ from rsu_sdk import (
 )
 from rsu_sdk.types import Product
 
+from rsu.app.testing import Subscriber
 from rsu.config.publish import ZmqConfig
 from rsu.publish import ZmqPublisher, publish_product, to_payload
 from rsu.publish.payloads import PRODUCT_OF
@@ -71,24 +71,17 @@ SAMPLES: dict[str, Product] = {
 @pytest.fixture(scope="module")
 def received() -> Iterator[dict[str, tuple[str, dict]]]:
     """Publish every sample through a real publisher; name -> (topic, decoded payload)."""
-    ctx = zmq.Context()
     pub = ZmqPublisher("test-site", ZmqConfig(endpoint="tcp://127.0.0.1:*"))
-    sub = ctx.socket(zmq.SUB)
-    sub.subscribe(b"")
-    sub.connect(pub.endpoint)
     try:
-        assert pub.wait_for_subscribers(1, timeout=10)
-        out = {}
-        for name, product in SAMPLES.items():
-            publish_product(pub, product)
-            assert sub.poll(5000), f"{name}: not received"
-            topic, payload = sub.recv_multipart()
-            out[name] = (topic.decode(), json.loads(payload))
-        yield out
+        with Subscriber(pub.endpoint) as sub:
+            assert pub.wait_for_subscribers(1, timeout=60)
+            for product in SAMPLES.values():
+                publish_product(pub, product)
+            got = sub.wait_for_count(len(SAMPLES), timeout=60, what="one message per sample")
+        assert len(got) == len(SAMPLES) and all(m.body is None for m in got)
+        yield {name: (m.topic, m.payload) for name, m in zip(SAMPLES, got)}
     finally:
-        sub.close(0)
         pub.close(0)
-        ctx.term()
 
 
 def _file_schema(repo_root: Path, schema_id: str) -> dict:

@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 import yaml
 
+from rsu.app.testing import wait_for
 from rsu.assets.fetch import fetch_all
 from rsu.assets.paths import assets_dir
 from rsu.logging_setup import JsonFormatter
-from web_helpers import get_json, wait_for
+from web_helpers import get_json
 
 RSU = [sys.executable, "-m", "rsu"]
 
@@ -66,10 +67,11 @@ def test_sigterm_drains_checkpoints_and_exits_0(tmp_path: Path, recording: Path)
     reader = threading.Thread(target=lambda: err_lines.extend(iter(proc.stderr.readline, "")), daemon=True)
     reader.start()
     try:
-        line = wait_for(lambda: next((ln for ln in err_lines if "dashboard on " in ln), None), 30, "the banner")
+        line = wait_for(lambda: next((ln for ln in err_lines if "dashboard on " in ln), None), 60, "the banner",
+                        interval=0.2)
         url = re.search(r"dashboard on (http://\S+/)", line).group(1)
-        wait_for(lambda: get_json(url + "readyz")[0] == 200, 15, "/readyz 200")
-        wait_for(lambda: get_json(url + "api/state")[1]["metrics"]["tracks_started"] > 0, 15, "tracks")
+        wait_for(lambda: get_json(url + "readyz")[0] == 200, 60, "/readyz 200", interval=0.2)
+        wait_for(lambda: get_json(url + "api/state")[1]["metrics"]["tracks_started"] > 0, 60, "tracks", interval=0.2)
         assert get_json(url + "healthz")[0] == 200
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)

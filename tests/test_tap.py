@@ -15,6 +15,7 @@ import pytest
 import zmq
 from rsu_sdk import HealthEvent, SensorReading
 
+from rsu.app.testing import Subscriber
 from rsu.bench.zmq import sample_objects
 from rsu.config.publish import ZmqConfig
 from rsu.publish import ZmqPublisher, publish_product
@@ -66,10 +67,7 @@ def check_messages(messages: list[dict[str, Any]]) -> None:
 def test_tap_subprocess_and_plain_sub_receive_valid_payloads(pub: ZmqPublisher, tmp_path: Path) -> None:
     proc = subprocess.Popen(rsu_cmd("tap", pub.endpoint, "--count", "7", "--timeout", "60"), cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    ctx = zmq.Context()
-    sub = ctx.socket(zmq.SUB)
-    sub.subscribe(b"rsu/")
-    sub.connect(pub.endpoint)
+    sub = Subscriber(pub.endpoint, "rsu/")
     try:
         assert pub.wait_for_subscribers(2, timeout=60), "rsu tap never subscribed"
         n = publish_sample(pub)
@@ -81,19 +79,14 @@ def test_tap_subprocess_and_plain_sub_receive_valid_payloads(pub: ZmqPublisher, 
         binary = lines[-1]["payload"]
         assert base64.b64decode(binary["body_base64"]) == b"\x00\x01binary" and "test-opaque" in binary["note"]
 
-        plain = []
-        for _ in range(n):
-            assert sub.poll(5000)
-            topic, payload, *body = sub.recv_multipart()
-            plain.append({"topic": topic.decode(), "payload": json.loads(payload)})
+        plain = [{"topic": m.topic, "payload": m.payload} for m in sub.wait_for_count(n, timeout=60)]
         check_messages(plain)
         assert [m["payload"]["t_publish"] for m in plain] == [m["payload"]["t_publish"] for m in lines]
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-        sub.close(0)
-        ctx.term()
+        sub.close()
 
 
 def test_tap_topic_filter(pub: ZmqPublisher, tmp_path: Path) -> None:

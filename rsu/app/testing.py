@@ -34,7 +34,7 @@ __all__ = ["AdvancingStop", "Message", "Subscriber", "clock_seconds", "free_port
 T = TypeVar("T")
 
 
-def wait_for(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.01) -> T:
+def wait_for(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.02) -> T:
     """Poll ``predicate`` until it returns something truthy and return that; after ``timeout`` seconds raise
     ``AssertionError`` naming ``what`` and the last value seen."""
     deadline = time.monotonic() + timeout
