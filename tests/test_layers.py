@@ -1,7 +1,7 @@
 """The import order of the host's packages, and no cycles between them (function-local imports included).
 
 sdk -> core -> config -> assets (the model and data catalogue) -> sources / inference / fusion / publish /
-privacy -> pipeline -> plugins host, servers and services -> app -> cli. Tools (benchmarks, simulators,
+privacy / kafka (broker set-up) -> pipeline -> plugins host, servers and services -> app -> cli. Tools (benchmarks, simulators,
 evaluation, model toolchain, fuzzing, scaffolds) import the runtime, never the reverse, and never the cli.
 """
 
@@ -17,9 +17,9 @@ RUNTIME: dict[str, int] = {
     "__init__": 0, "core": 0, "net": 0, "logging_setup": 0,
     "config": 1,
     "assets": 2,
-    "sources": 3, "inference": 3, "fusion": 3, "publish": 3, "privacy": 3,
+    "sources": 3, "inference": 3, "fusion": 3, "publish": 3, "privacy": 3, "kafka": 3,
     "pipeline": 4,
-    "plugins": 5, "tiered": 5, "federated": 5, "power": 5, "metrics": 5, "web": 5, "kafka": 5,
+    "plugins": 5, "tiered": 5, "federated": 5, "power": 5, "metrics": 5, "web": 5,
     "app": 6,
     "cli": 8, "__main__": 8,
 }
@@ -92,3 +92,15 @@ def test_the_checker_sees_function_local_imports(tmp_path: Path) -> None:
     (pkg / "core").mkdir(parents=True)
     (pkg / "core" / "x.py").write_text("def f():\n    from rsu.app.host import Box\n")
     assert package_imports(pkg) == {("core", "app"): {"rsu/core/x.py"}}
+
+
+def test_the_source_type_table_exists_once() -> None:
+    """The host's own source types come through rsu_register_sources (the built-in plugin), one per config model."""
+    from rsu.config.sources import BUILTIN_SOURCE_TYPES
+    from rsu.plugins.manager import create_plugin_manager
+    from rsu.plugins.registry import collect_sources
+
+    table = collect_sources(create_plugin_manager([]).pm)
+    assert set(BUILTIN_SOURCE_TYPES) <= set(table)
+    assert all(table[k].build is not None for k in BUILTIN_SOURCE_TYPES)
+    assert {k for k in BUILTIN_SOURCE_TYPES if table[k].readings} == {"sensor_replay", "air_station"}

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from rsu.app.preflight_ports import bind_conflicts, planned_binds, ports_in_use
 from rsu.config.sources import BUILTIN_SOURCE_TYPES
+from rsu.sources.builtin import local_path
 
 if TYPE_CHECKING:
     import pluggy
@@ -24,14 +25,6 @@ if TYPE_CHECKING:
 __all__ = ["local_path", "model_file_problem", "preflight"]
 
 log = logging.getLogger(__name__)
-
-
-def local_path(value: str, base_dir: Path) -> Path | None:
-    """``value`` as a local file path (relative ones against ``base_dir``), or None for URLs, devices, pipelines."""
-    if "://" in value or value.startswith(("gst:", "/dev/")) or value.isdigit() or " ! " in value:
-        return None
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else base_dir / path
 
 
 def _recording(key: str, path: Path, *, folder: bool, inner: str | None, hint: str) -> str | None:
@@ -79,7 +72,7 @@ def source_problems(cfg: RsuConfig, base_dir: Path, plugin_kinds: Mapping[str, A
             if schema is not None:
                 problems.extend(schema_problems(where, schema, dict(src.model_extra or {})))
         elif src.type not in BUILTIN_SOURCE_TYPES:
-            known = [*BUILTIN_SOURCE_TYPES, *sorted(plugin_kinds)]
+            known = list(dict.fromkeys([*BUILTIN_SOURCE_TYPES, *sorted(plugin_kinds)]))
             problems.append(f"{where}.type: unknown source type {src.type!r}; known: {', '.join(known)} "
                             "(a plugin's type needs that plugin in plugins.enabled)")
     return [p for p in problems if p]

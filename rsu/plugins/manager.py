@@ -29,11 +29,13 @@ __all__ = [
 
 log = logging.getLogger("rsu.plugins")
 
-BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = ()
-"""``(name, "module:attr")`` of plugins shipped inside ``rsu`` itself, loaded like entry points.
+BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (("rsu-sources", "rsu.sources.builtin:BuiltinSources"),)
+"""``(name, "module:attr")`` of plugins shipped inside ``rsu`` itself, loaded like entry points and always
+enabled: the host registers its own source types through the same hook as third parties.
 
 The plugins under ``plugins/`` are separate distributions and register through the ``rsu.plugins``
-entry point group instead, so this is empty unless the host grows an in-tree plugin.
+entry point group instead. Built-ins get no worker (they implement no product hook) and are not part of
+:meth:`LoadedPlugins.loaded`.
 """
 
 Status = Literal["loaded", "blocked", "failed", "missing"]
@@ -87,8 +89,8 @@ class LoadedPlugins:
     plugins: dict[str, PluginInfo] = field(default_factory=dict)
 
     def loaded(self) -> list[str]:
-        """Names of the registered plugins, in load order."""
-        return [name for name, info in self.plugins.items() if info.status == "loaded"]
+        """Names of the registered plugins the config enabled (built-ins not included), in load order."""
+        return [name for name, info in self.plugins.items() if info.status == "loaded" and info.origin != "builtin"]
 
     def problems(self) -> list[str]:
         """One line per enabled plugin that failed to load or is not installed."""
@@ -173,7 +175,7 @@ def create_plugin_manager(
     pm = _fresh_manager()
     result = LoadedPlugins(pm)
     for name, origin, target, load, dist_version in _candidates(extra_plugins):
-        is_enabled = wanted is None or name in wanted
+        is_enabled = origin == "builtin" or wanted is None or name in wanted
         if name in result.plugins:
             if is_enabled:
                 log.warning("plugin %s from %s ignored: the name is taken by %s", name, target,

@@ -19,16 +19,34 @@ __all__ = ["SourceSpec", "EncoderSpec", "ModelSpec"]
 class SourceSpec:
     """A kind of input a plugin adds, usable as ``sources[i].type`` in the config.
 
+    Give exactly one of ``open`` (a generator: the simple way) and ``build`` (a long-running source object,
+    as the host's own source types are registered).
+
     :param kind: the ``type`` value that selects it, e.g. ``weather_station``.
     :param open: called with the source's settings (a mapping) and a stop flag (a callable
         returning True once the host shuts down); yields products until the input ends.
     :param config_schema: JSON Schema of the source's settings, or None to accept any.
+    :param build: called with the source's settings and the folder relative paths are taken from; returns an
+        object with ``id``, ``run(emit, stop)`` (blocks until the ``threading.Event`` ``stop`` is set or the
+        input ends, handing each product to ``emit``, reconnecting on its own) and ``stats() -> dict``.
+        Raise ``ValueError`` or :class:`~rsu_sdk.RsuError` naming what is wrong for a source that cannot be
+        built (a missing file).
+    :param readings: whether it yields plant :class:`~rsu_sdk.SensorReading` products (fault prediction runs
+        only when some enabled source may).
+
+    .. versionchanged:: 0.2 ``build`` and ``readings`` added; ``open`` optional when ``build`` is given.
     """
 
     kind: str
-    open: Callable[[Mapping[str, Any], Callable[[], bool]], Iterator[Product]]
+    open: Callable[[Mapping[str, Any], Callable[[], bool]], Iterator[Product]] | None = None
     config_schema: Mapping[str, Any] | None = None
     description: str = ""
+    build: Callable[[Any, Path], Any] | None = None
+    readings: bool = True
+
+    def __post_init__(self) -> None:
+        if (self.open is None) == (self.build is None):
+            raise ValueError(f"SourceSpec {self.kind!r}: expected exactly one of open and build")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
