@@ -76,7 +76,8 @@ def kill_then_restart(child: Path, rec: Path, tmp: Path, *, speed: float, min_li
     import signal
     import subprocess
     import sys
-    import time
+
+    from rsu.app.testing import wait_for
 
     out1, out2, ckpt = tmp / "before.jsonl", tmp / "after.jsonl", tmp / "ckpt"
 
@@ -85,11 +86,12 @@ def kill_then_restart(child: Path, rec: Path, tmp: Path, *, speed: float, min_li
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     proc = start(out1, speed)
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline and (len(jsonl_lines(out1)) < min_lines or not list(ckpt.glob("ckpt-*.pkl"))):
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(10)
+    try:
+        wait_for(lambda: len(jsonl_lines(out1)) >= min_lines and list(ckpt.glob("ckpt-*.pkl")), wait_s,
+                 f"{min_lines} records and a checkpoint from the first run", interval=0.05)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
     before = jsonl_lines(out1)
     proc = start(out2, 0.0)
     stdout, stderr = proc.communicate(timeout=60)

@@ -7,6 +7,7 @@ import threading
 import pytest
 from rsu_sdk import Alarm, SensorReading
 
+from rsu.app.testing import wait_for
 from rsu.core.clock import ManualClock
 from rsu.core.envelope import Envelope, Lane, lane_of
 from rsu.core.lanes import InputPolicy, Lanes
@@ -107,7 +108,8 @@ def test_sensors_wait_while_the_safety_lane_is_over_its_high_water_mark() -> Non
     done = threading.Event()
     t = threading.Thread(target=lambda: (lanes.put(env(reading(9), clock), "plant"), done.set()), daemon=True)
     t.start()
-    assert not done.wait(0.2)  # back-pressure on the sensor, not on the alarms
+    wait_for(lambda: lanes.stats()["backpressure_waits"] == 1, 60, "the sensor waiting for the safety lane")
+    assert not done.is_set()  # back-pressure on the sensor, not on the alarms
     for _ in range(3):
         assert lanes.take(0).lane is Lane.SAFETY
     assert done.wait(10) and lanes.stats()["backpressure_waits"] == 1
