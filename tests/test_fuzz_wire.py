@@ -178,14 +178,11 @@ def test_tap_cpm_body_never_stops_the_tap(cpm_decode, body: bytes) -> None:
     json.loads(to_json_line(out))
 
 
-@pytest.mark.xfail(strict=False, reason="rsu tap: deeply nested JSON raises RecursionError")
 def test_tap_deeply_nested_payload_is_a_bad_message() -> None:
     with pytest.raises(BadMessage):
         render([b"rsu/s/objects", b"[" * 100_000 + b"]" * 100_000], {})
 
 
-@pytest.mark.xfail(strict=False, reason="traffic_broadcast: codec.decode lets asn1tools' NotImplementedError out "
-                                        "(found by rsu fuzz cpm)")
 def test_cpm_decoder_rejects_with_its_own_error(cpm_decode) -> None:
     from pathlib import Path
 

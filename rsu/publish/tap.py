@@ -56,6 +56,8 @@ def _json_object(frame: bytes, what: str) -> dict[str, Any]:
         value = json.loads(frame)
     except (UnicodeDecodeError, ValueError) as exc:
         raise BadMessage(f"{what} is not UTF-8 JSON: {exc}") from None
+    except RecursionError:  # a hostile publisher's deeply nested arrays (found by rsu fuzz)
+        raise BadMessage(f"{what} is nested too deeply") from None
     if not isinstance(value, dict):
         raise BadMessage(f"{what} is not a JSON object")
     return value

@@ -137,7 +137,8 @@ def decode(body: bytes) -> dict[str, Any]:
     spec = specification("uper")
     try:
         cpm = spec.decode(_MESSAGE, bytes(body))
-    except (asn1tools.Error, IndexError, ValueError, TypeError) as exc:
+    except (asn1tools.Error, IndexError, ValueError, TypeError, NotImplementedError, RecursionError) as exc:
+        # asn1tools raises NotImplementedError for some encodings it cannot read (found by rsu fuzz cpm)
         raise CpmCodecError(f"not a CPM ({len(body)} bytes): {type(exc).__name__}: {exc}") from None
     for i, container in enumerate(cpm["payload"]["cpmContainers"]):
         type_name = CONTAINER_TYPES.get(container["containerId"])
@@ -145,7 +146,7 @@ def decode(body: bytes) -> dict[str, Any]:
             continue
         try:
             container["containerData"] = spec.decode(type_name, container["containerData"])
-        except (asn1tools.Error, IndexError, ValueError, TypeError) as exc:
+        except (asn1tools.Error, IndexError, ValueError, TypeError, NotImplementedError, RecursionError) as exc:
             raise CpmCodecError(f"cpmContainers[{i}] ({type_name}): {type(exc).__name__}: {exc}") from None
     return cpm
 
