@@ -19,6 +19,7 @@ class PluginsConfig(StrictModel):
     failure_limit: int = Field(default=5, gt=0, description="consecutive failures before a plugin is disabled")
     queue_size: int = Field(default=256, gt=0, description="products buffered per plugin before dropping")
     stop_timeout_s: float = Field(default=5.0, gt=0, description="how long shutdown waits for a plugin to drain")
+    stall_after_s: float = Field(default=10.0, gt=0, description="a queue full this long shows the plugin as stalled")
 
     @field_validator("enabled")
     @classmethod

@@ -66,6 +66,7 @@ class PluginHost:
         stop_timeout_s: float = 5.0,
         state_root: Path | None = None,
         emit_sink: Callable[[Product, str], object] | None = None,
+        stall_after_s: float = 10.0,
     ) -> None:
         self.loaded = loaded
         self.site = site
@@ -78,7 +79,7 @@ class PluginHost:
         self.workers: dict[str, PluginWorker] = {
             name: PluginWorker(name, queue_size=queue_size, failure_limit=failure_limit,
                                logger=logging.getLogger(f"rsu.plugin.{name}"), on_disabled=self._on_disabled,
-                               inflight=self._inflight)
+                               inflight=self._inflight, stall_after_s=stall_after_s)
             for name in loaded.loaded()
         }
         self._routes: dict[str, list[tuple[PluginWorker, str, Callable[..., Any], bool]]] = {}
@@ -111,7 +112,7 @@ class PluginHost:
         return cls(loaded, site=site, publisher=publisher,
                    settings={n: pc.settings_for(n) for n in pc.enabled}, failure_limit=pc.failure_limit,
                    queue_size=pc.queue_size, stop_timeout_s=pc.stop_timeout_s, state_root=state_root,
-                   emit_sink=emit_sink)
+                   emit_sink=emit_sink, stall_after_s=pc.stall_after_s)
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -221,7 +222,8 @@ class PluginHost:
     # -- reporting --------------------------------------------------------------------------------
 
     def stats(self) -> dict[str, dict[str, Any]]:
-        """Per plugin: calls, errors, consecutive_errors, drops, queue_depth, disabled, status, version."""
+        """Per plugin: calls, errors, consecutive_errors, drops, queue_depth, disabled, status (``running``,
+        ``stalled``, ``stopped``, ``disabled: ...``), stalls, version."""
         out = {}
         for name, worker in self.workers.items():
             out[name] = {"version": self.loaded.plugins[name].version, **worker.stats()}

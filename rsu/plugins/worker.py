@@ -2,7 +2,9 @@
 
 :meth:`PluginWorker.offer` never blocks: a full queue drops the product (counted). The thread calls the
 plugin's hook implementations one at a time inside a try/except; ``failure_limit`` failures in a row
-disable the plugin and call ``on_disabled`` once.
+disable the plugin and call ``on_disabled`` once. A running plugin whose queue has stayed full for
+``stall_after_s`` (it took nothing from it: blocked, or far too slow) reports status ``stalled`` until it takes
+a product again.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ class PluginWorker:
     :param failure_limit: consecutive failures that disable the plugin.
     :param on_disabled: called once, on the worker thread, with ``(name, reason)`` when disabled.
     :param inflight: shared counter of queued and running calls (see :class:`InFlight`).
+    :param stall_after_s: a full queue for this long makes the status ``stalled``.
+    :param clock: monotonic seconds (tests inject one).
     """
 
     def __init__(
@@ -63,6 +67,8 @@ class PluginWorker:
         logger: logging.Logger,
         on_disabled: Callable[[str, str], None] | None = None,
         inflight: InFlight | None = None,
+        stall_after_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if queue_size < 1 or failure_limit < 1:
             raise ValueError(f"plugin {name}: queue_size and failure_limit must be >= 1")
@@ -72,6 +78,11 @@ class PluginWorker:
         self.log = logger
         self._on_disabled = on_disabled
         self._inflight = inflight or InFlight()
+        self.stall_after_s = stall_after_s
+        self._clock = clock
+        self._full_since: float | None = None
+        self._reported_stall: float | None = None
+        self.stalls = 0
         self._items: deque[Call] = deque()
         self._cond = threading.Condition()
         self._closing = False
@@ -94,6 +105,8 @@ class PluginWorker:
                 return False
             if len(self._items) >= self.queue_size:
                 self.drops += 1
+                if self._full_since is None:
+                    self._full_since = self._clock()
                 return False
             self._items.append((hook, function, args))
             self._inflight.add()
@@ -147,6 +160,7 @@ class PluginWorker:
                 if self._abort or not self._items:
                     break
                 hook, function, args = self._items.popleft()
+                self._full_since = None
             try:
                 self.call(hook, function, args)
             finally:
@@ -190,10 +204,24 @@ class PluginWorker:
             except Exception:  # noqa: BLE001 - reporting must not kill the worker
                 self.log.exception("reporting that plugin %s was disabled failed", self.name)
 
+    def current_status(self) -> str:
+        """``status``, or ``stalled`` while running with a queue full for ``stall_after_s`` or longer."""
+        with self._cond:
+            since, status = self._full_since, self.status
+            if status != "running" or since is None or self._clock() - since < self.stall_after_s:
+                return status
+            if self._reported_stall != since:  # once per stall
+                self._reported_stall = since
+                self.stalls += 1
+                self.log.error("plugin %s stalled: its queue of %d has been full for %.0f s",
+                               self.name, self.queue_size, self._clock() - since)
+            return "stalled"
+
     def stats(self) -> dict[str, Any]:
         """Counters for ``PluginHost.stats()`` and the run summary."""
+        status = self.current_status()
         return {
             "calls": self.calls, "errors": self.errors, "consecutive_errors": self.consecutive_errors,
             "drops": self.drops, "queue_depth": self.queue_depth, "disabled": self.disabled,
-            "status": self.status, "last_error": self.last_error,
+            "status": status, "stalls": self.stalls, "last_error": self.last_error,
         }
