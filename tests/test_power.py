@@ -255,7 +255,7 @@ def test_box_wires_power_and_uplink_into_the_run_summary(tmp_path: Path) -> None
                         "publish": {"zmq": {"endpoint": "tcp://127.0.0.1:*"}},
                         "pipeline": {"checkpoint": {"enabled": False}},
                         "power": {"enabled": True, "sysfs_root": str(root), "idle_after_s": 0.1,
-                                  "interval_s": 0.05}})
+                                  "interval_s": 0.05, "busy_cpu_pct": 100}})  # the machine's load: not this test
     with running_box(cfg, tmp_path) as built:
         wait_for(lambda: caps(root) == IDLE, 60, "the cap lowered (no traffic)")
         built.box.ingest(Alarm(source="furnace", t_event_ns=time.time_ns(), device="d1", kind="fault",
