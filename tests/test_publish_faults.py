@@ -141,7 +141,7 @@ def test_a_subscriber_that_never_reads_costs_only_itself() -> None:
             else:
                 pub.publish("env", {"device": "d", "values": {"i": i}, "note": blob}, source="plant",
                             schema="rsu.env/1")
-            assert reader.wait_for(i + 1), f"the reader got {len(reader.messages)} of {i + 1}"
+            assert reader.wait_for(i + 1), f"the reader got {len(reader.messages)} of {i + 1}: {pub.stats()}"
         stats = pub.stats()
     finally:
         reader.close()
@@ -165,7 +165,7 @@ def test_a_subscriber_that_never_reads_costs_only_itself() -> None:
 
 def _alarm(i: int) -> dict[str, Any]:
     return {"device": "d", "kind": "k", "active": True, "severity": "critical", "score": 1.0,
-            "message": f"alarm {i} " + "y" * 50_000}
+            "message": f"alarm {i} " + "y" * 200_000}
 
 
 def test_held_safety_messages_are_journalled_at_stop_and_sent_at_next_start(tmp_path: Path) -> None:
@@ -174,6 +174,7 @@ def test_held_safety_messages_are_journalled_at_stop_and_sent_at_next_start(tmp_
     cfg = UplinkConfig(interval_s=0.05, close_flush_s=0.2, announce=False)
     zpub = ZmqPublisher(SITE, ZmqConfig(endpoint="tcp://127.0.0.1:*", send_hwm=2, linger_ms=0))
     pub = UplinkPublisher(zpub, cfg, journal=journal)
+    pub.isolating.port = None  # the only subscriber is behind: the uplink is the bottleneck, whatever /proc says
     stuck = _stuck(ctx, zpub.endpoint)
     t_events = []
     try:
@@ -181,9 +182,9 @@ def test_held_safety_messages_are_journalled_at_stop_and_sent_at_next_start(tmp_
         for i in range(3000):  # until the kernel's buffers and the subscriber's queue are full and alarms held
             t_events.append(1_700_000_000_000_000_000 + i)
             pub.publish("fault", _alarm(i), source="furnace", t_event_ns=t_events[-1], schema="rsu.fault.alarm/1")
-            if pub.stats()["uplink"]["held_now"] >= 30:
+            if pub.stats()["uplink"]["held_now"] >= 80:  # 16 MB: more than the kernel's buffers take
                 break
-        assert pub.stats()["uplink"]["held_now"] >= 30, "the subscriber's queue never filled"
+        assert pub.stats()["uplink"]["held_now"] >= 80, "the subscriber's queue never filled"
     finally:
         pub.close(0)
         stuck.close(0)

@@ -60,8 +60,8 @@ def test_doc_names_every_product_schema_and_rule(doc: str) -> None:
         assert f"`{product}`" in doc, product
     for schema_id in schema_ids():
         assert f"`{schema_id}`" in doc, schema_id
-    for key in ("schema", "site", "source", "seq", "t_event", "t_publish", "encoding", "bytes"):
+    for key in ("schema", "site", "source", "boot", "seq", "t_event", "t_publish", "encoding", "bytes"):
         assert f"`{key}`" in doc, key
     assert PRODUCT_PATTERN in doc
-    assert "starts at 0" in doc and "+1 per message" in doc
+    assert "starts at 0" in doc and "+1 per message" in doc and "`(boot, seq)` is gap-free per topic" in doc
     assert "rsu keys generate" in doc and "--server-key" in doc and "--client-key" in doc

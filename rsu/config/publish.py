@@ -19,15 +19,23 @@ class CurveConfig(StrictModel):
     authorized_keys: Path = Field(description="folder of the public key files (*.key) of allowed subscribers")
 
 
+class ClientCurveConfig(StrictModel):
+    """The client's side of a CURVE link to one of the box's servers (``rsu keys generate DIR`` makes the files)."""
+
+    server_key: Path = Field(description="the server's public key file (server.key)")
+    client_key: Path = Field(description="this client's secret key file (NAME.key_secret), authorised on the server")
+
+
 class ZmqConfig(StrictModel):
     endpoint: ZmqEndpoint = Field(default="tcp://127.0.0.1:5556", pattern=r"^(tcp|ipc|inproc)://.+")
     send_hwm: int = Field(default=10000, gt=0, description="messages queued per subscriber before dropping")
     count_drops: bool = Field(
         default=True,
         description=(
-            "true: when a subscriber's queue is full the message is dropped for every subscriber of the topic "
-            "and counted (XPUB_NODROP); false: a slow subscriber silently loses only its own messages "
-            "(plain PUB semantics, loss visible to it through seq gaps, not counted here)"
+            "true: a send a full subscriber queue refuses is seen (XPUB_NODROP): it skips only that subscriber "
+            "(counted as skipped) while others keep up, else it is dropped for all and counted, and safety "
+            "products are held (docs/wire-format.md); false: a slow subscriber silently loses only its own "
+            "messages (plain PUB semantics, loss visible to it through seq gaps, not counted here)"
         ),
     )
     linger_ms: int = Field(default=500, ge=0, description="how long close() waits to flush queued messages")

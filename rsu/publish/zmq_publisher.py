@@ -264,7 +264,13 @@ class ZmqPublisher:
             payload = join_envelope(head, seq, t_event, t_publish, data)
             frames = [topic_b, payload] if body is None else [topic_b, payload, body]
             try:
-                self._sock.send_multipart(frames, flags=zmq.NOBLOCK)
+                try:
+                    self._sock.send_multipart(frames, flags=zmq.NOBLOCK)
+                except zmq.Again:
+                    # the socket learns what subscribers read from commands it processes only now and then;
+                    # reading EVENTS processes them, so a subscriber that keeps up is not taken for a full one
+                    self._sock.getsockopt(zmq.EVENTS)
+                    self._sock.send_multipart(frames, flags=zmq.NOBLOCK)
                 self._sent[topic] += 1
             except zmq.Again:
                 if mode == _HOLD:
