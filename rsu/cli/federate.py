@@ -11,6 +11,21 @@ from pathlib import Path
 
 import click
 
+_SERVER_KEY = click.option("--server-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                           default=None, help="The aggregator's public key file (server.key), when it runs CURVE.")
+_CLIENT_KEY = click.option("--client-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                           default=None, help="This box's secret key file (NAME.key_secret), authorised there.")
+
+
+def _curve(server_key: Path | None, client_key: Path | None):  # noqa: ANN202
+    if (server_key is None) != (client_key is None):
+        raise click.UsageError("--server-key and --client-key go together")
+    if server_key is None:
+        return None
+    from rsu.config.publish import ClientCurveConfig
+
+    return ClientCurveConfig(server_key=server_key, client_key=client_key)
+
 
 def _load(config: Path):  # noqa: ANN202
     from rsu.cli.common import load_config_or_exit
@@ -33,6 +48,7 @@ def command() -> None:
 def serve_cmd(config: Path, runner: str, for_seconds: float | None) -> None:
     """Run the aggregator of CONFIG's ``federated.aggregator`` section; print JSON stats on exit."""
     from rsu.config.federated import FederatedConfig
+    from rsu.federated.admission import AdmissionPolicy
     from rsu.federated.server import AggregatorServer
     from rsu.federated.store import ModelStore, registered_model_path
 
@@ -41,8 +57,10 @@ def serve_cmd(config: Path, runner: str, for_seconds: float | None) -> None:
     try:
         template = Path(ac.template) if ac.template else registered_model_path(ac.model)
         store = ModelStore(Path(ac.store), ac.model, template)
+        policy = AdmissionPolicy(aggregate=ac.aggregate, trim=ac.trim, max_samples=ac.max_samples,
+                                 max_distance=ac.max_distance, max_update_bytes=ac.max_update_bytes)
         server = AggregatorServer(store, ac.bind, min_updates=ac.min_updates, max_staleness=ac.max_staleness,
-                                  runner=runner, pipeline_cfg=cfg.pipeline,
+                                  runner=runner, pipeline_cfg=cfg.pipeline, policy=policy, curve=ac.curve,
                                   checkpoint_dir=Path(cfg.pipeline.checkpoint.dir) / "federated")
     except Exception as exc:  # noqa: BLE001 - one clear line: bad template, port in use, flink missing
         click.echo(f"rsu federate serve: cannot start: {type(exc).__name__}: {exc}", err=True)
@@ -51,8 +69,9 @@ def serve_cmd(config: Path, runner: str, for_seconds: float | None) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     end = None if for_seconds is None else time.monotonic() + for_seconds
-    click.echo(f"rsu federate: aggregating {ac.model} on {server.endpoint} ({runner}), version "
-               f"{store.latest_version()} in {store.dir}", err=True)
+    click.echo(f"rsu federate: aggregating {ac.model} on {server.endpoint} ({runner}, {ac.aggregate}, CURVE "
+               f"{'on' if ac.curve else 'off: loopback only'}), version {store.latest_version()} in {store.dir}",
+               err=True)
     try:
         server.serve(lambda: stop.is_set() or (end is not None and time.monotonic() >= end))
     finally:
@@ -67,7 +86,10 @@ def serve_cmd(config: Path, runner: str, for_seconds: float | None) -> None:
 @click.option("--model", default="fault-lstm", show_default=True)
 @click.option("--steps", type=int, default=60, show_default=True, help="Fine-tuning steps.")
 @click.option("--seed", type=int, default=0, show_default=True)
-def push_cmd(recording: Path, endpoint: str, box_id: str, model: str, steps: int, seed: int) -> None:
+@_SERVER_KEY
+@_CLIENT_KEY
+def push_cmd(recording: Path, endpoint: str, box_id: str, model: str, steps: int, seed: int,
+             server_key: Path | None, client_key: Path | None) -> None:
     """Fine-tune the latest global model on RECORDING (``rsu simulate furnace --out``) and send the update.
     Needs the tools extra (torch)."""
     from rsu.federated.client import FederatedClient, FederationError
@@ -78,7 +100,7 @@ def push_cmd(recording: Path, endpoint: str, box_id: str, model: str, steps: int
     from rsu.federated.weights import read_weights
 
     meta = json.loads(registered_model_path(model).with_suffix(".json").read_text(encoding="utf-8"))
-    client = FederatedClient(endpoint, timeout_s=30.0)
+    client = FederatedClient(endpoint, timeout_s=30.0, curve=_curve(server_key, client_key))
     try:
         data = recording_data(recording, meta)
         info, onnx_bytes = client.latest(model)
@@ -98,11 +120,13 @@ def push_cmd(recording: Path, endpoint: str, box_id: str, model: str, steps: int
 @command.command("status")
 @click.option("--endpoint", required=True)
 @click.option("--model", default="fault-lstm", show_default=True)
-def status_cmd(endpoint: str, model: str) -> None:
+@_SERVER_KEY
+@_CLIENT_KEY
+def status_cmd(endpoint: str, model: str, server_key: Path | None, client_key: Path | None) -> None:
     """The aggregator's latest version of MODEL (JSON)."""
     from rsu.federated.client import FederatedClient, FederationError
 
-    client = FederatedClient(endpoint)
+    client = FederatedClient(endpoint, curve=_curve(server_key, client_key))
     try:
         info, _ = client.latest(model, have=2**62)
     except FederationError as exc:

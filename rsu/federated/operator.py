@@ -3,8 +3,9 @@
 Per model the state is the current global version and the round's pending updates (newest per box). An
 update trained from an older version than ``max_staleness`` allows is dropped (counted ``stale``); one from a
 version the aggregator has not made yet is dropped (``future``). When ``min_updates`` boxes have sent an
-update, :func:`~rsu.federated.fedavg.fedavg` averages them (boxes in sorted order, so both runners add in the
-same order and give bit-identical weights) and the operator emits the next :class:`GlobalModel`.
+update, :func:`~rsu.federated.robust.aggregate` combines them (``trimmed_mean`` by default, or ``median`` /
+``fedavg``; boxes in sorted order, so both runners add in the same order and give bit-identical weights) and the
+operator emits the next :class:`GlobalModel`.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from rsu.federated.fedavg import fedavg
 from rsu.federated.messages import GlobalModel, ModelUpdate
+from rsu.federated.robust import AGGREGATES, aggregate
 from rsu.pipeline.operators import Context, Operator
 
 __all__ = ["FedAvgOperator"]
@@ -30,9 +31,14 @@ class FedAvgOperator(Operator):
     handles = (ModelUpdate,)
 
     def __init__(self, *, min_updates: int = 3, max_staleness: int = 0,
-                 start_versions: Mapping[str, int] | None = None) -> None:
+                 start_versions: Mapping[str, int] | None = None, method: str = "trimmed_mean",
+                 trim: float = 0.2) -> None:
         if min_updates < 1 or max_staleness < 0:
             raise ValueError(f"min_updates must be >= 1 and max_staleness >= 0, got {min_updates}, {max_staleness}")
+        if method not in AGGREGATES or not 0 <= trim < 0.5:
+            raise ValueError(f"aggregate must be one of {AGGREGATES} and trim in [0, 0.5), got {method!r}, {trim}")
+        self.method = method
+        self.trim = trim
         self.min_updates = min_updates
         self.max_staleness = max_staleness
         self.start_versions = dict(start_versions or {})
@@ -68,11 +74,11 @@ class FedAvgOperator(Operator):
             state["version"] = version + 1
             state["pending"] = {}
             out.append(GlobalModel(source=self.name, t_event_ns=update.t_event_ns, model=update.model,
-                                   version=version + 1, weights=fedavg(parts), contributors=tuple(boxes),
-                                   samples=sum(n for _, n in parts)))
+                                   version=version + 1, weights=aggregate(parts, self.method, self.trim),
+                                   contributors=tuple(boxes), samples=sum(n for _, n in parts)))
             self.counts["rounds"] += 1
         st.update(state)
         return out
 
     def stats(self) -> dict[str, Any]:
-        return {"min_updates": self.min_updates, **dict(self.counts)}
+        return {"min_updates": self.min_updates, "aggregate": self.method, "trim": self.trim, **dict(self.counts)}

@@ -46,6 +46,7 @@ def attach_hot_swap(cfg: RsuConfig, fault: Any) -> Any:
     from rsu.federated.client import FederatedClient
     from rsu.federated.hotswap import ModelWatcher
 
-    watcher = ModelWatcher(FederatedClient(fc.endpoint, timeout_s=fc.timeout_s), cfg.federated.aggregator.model,
+    client = FederatedClient(fc.endpoint, timeout_s=fc.timeout_s, curve=fc.curve)
+    watcher = ModelWatcher(client, cfg.federated.aggregator.model,
                            lambda data, version: predictor.reload(data, version), poll_s=fc.poll_s)
     return watcher

@@ -19,7 +19,7 @@ from zmq.auth.thread import ThreadAuthenticator
 from rsu_sdk import PublishError
 
 __all__ = ["KeySet", "generate_keys", "load_keypair", "start_authenticator", "configure_server",
-           "configure_client"]
+           "configure_client", "authorized_names", "serve_curve", "connect_curve"]
 
 log = logging.getLogger(__name__)
 
@@ -90,14 +90,15 @@ def load_keypair(path: Path, *, need_secret: bool, what: str) -> tuple[bytes, by
     return public, secret
 
 
-def start_authenticator(context: zmq.Context, authorized_keys: Path) -> ThreadAuthenticator:
+def start_authenticator(context: zmq.Context, authorized_keys: Path,
+                        what: str = "publish.zmq.curve") -> ThreadAuthenticator:
     """Start a ZAP handler in ``context`` that admits only the public keys in the ``authorized_keys`` folder."""
     folder = Path(authorized_keys)
     if not folder.is_dir():
-        raise PublishError(f"publish.zmq.curve.authorized_keys: {folder} is not a folder")
+        raise PublishError(f"{what}.authorized_keys: {folder} is not a folder")
     keys = sorted(folder.glob("*.key"))
     if not keys:
-        log.warning("publish.zmq.curve.authorized_keys: %s holds no *.key file; no subscriber can connect", folder)
+        log.warning("%s.authorized_keys: %s holds no *.key file; no client can connect", what, folder)
     auth = ThreadAuthenticator(context, log=logging.getLogger("rsu.publish.zap"))
     auth.start()
     auth.configure_curve(domain="*", location=os.fspath(folder))
@@ -105,9 +106,9 @@ def start_authenticator(context: zmq.Context, authorized_keys: Path) -> ThreadAu
     return auth
 
 
-def configure_server(socket: zmq.Socket, server_secret_key: Path) -> None:
+def configure_server(socket: zmq.Socket, server_secret_key: Path, what: str = "publish.zmq.curve") -> None:
     """Make ``socket`` a CURVE server with the key pair in ``server_secret_key``."""
-    public, secret = load_keypair(server_secret_key, need_secret=True, what="publish.zmq.curve.server_secret_key")
+    public, secret = load_keypair(server_secret_key, need_secret=True, what=f"{what}.server_secret_key")
     socket.curve_secretkey = secret
     socket.curve_publickey = public
     socket.curve_server = True
@@ -117,6 +118,39 @@ def configure_client(socket: zmq.Socket, server_key: Path, client_key: Path) -> 
     """Make ``socket`` a CURVE client: the server's public key file and the client's secret key file."""
     server_public, _ = load_keypair(server_key, need_secret=False, what="--server-key")
     public, secret = load_keypair(client_key, need_secret=True, what="--client-key")
+    socket.curve_serverkey = server_public
+    socket.curve_publickey = public
+    socket.curve_secretkey = secret
+
+
+def authorized_names(authorized_keys: Path) -> dict[str, str]:
+    """The ZAP User-Id (z85 public key) of each key file in ``authorized_keys`` -> its name (file stem)."""
+    names: dict[str, str] = {}
+    for path in sorted(Path(authorized_keys).glob("*.key")):
+        try:
+            public, _ = zmq.auth.load_certificate(os.fspath(path))
+        except (OSError, ValueError):
+            continue
+        if public:
+            names[public.decode("ascii")] = path.stem
+    return names
+
+
+def serve_curve(context: zmq.Context, socket: zmq.Socket, curve: object, what: str) -> ThreadAuthenticator:
+    """CURVE server for any of the box's ZeroMQ servers: ``curve`` has ``server_secret_key`` and
+    ``authorized_keys`` (a ``CurveConfig``); ``what`` is its config key for messages. Starts the ZAP handler on
+    ``context`` (give each server a context of its own; stop the handler on close). Call before ``bind``."""
+    configure_server(socket, Path(curve.server_secret_key), what)  # type: ignore[attr-defined]
+    return start_authenticator(context, Path(curve.authorized_keys), what)  # type: ignore[attr-defined]
+
+
+def connect_curve(socket: zmq.Socket, curve: object, what: str) -> None:
+    """CURVE client: ``curve`` has ``server_key`` (the server's public key file) and ``client_key`` (this
+    side's secret key file). Call before ``connect``."""
+    server_public, _ = load_keypair(Path(curve.server_key), need_secret=False,  # type: ignore[attr-defined]
+                                    what=f"{what}.server_key")
+    public, secret = load_keypair(Path(curve.client_key), need_secret=True,  # type: ignore[attr-defined]
+                                  what=f"{what}.client_key")
     socket.curve_serverkey = server_public
     socket.curve_publickey = public
     socket.curve_secretkey = secret
