@@ -103,17 +103,37 @@ class AdaptiveRateConfig(StrictModel):
 
 
 class KafkaConfig(StrictModel):
-    """Kafka in place of the host feeder and the ZeroMQ return path, for multi-box sites.
+    """The Kafka-fed job (``rsu flink submit``): product topics in, result topics out, exactly once
+    (docs/scale-out.md)."""
 
-    UNTESTED HERE: no Kafka connector jar can be had on the build machines; see docs/pipeline.md.
-    """
-
-    enabled: bool = False
-    bootstrap_servers: str = "localhost:9092"
-    input_topic: str = "rsu.input"
-    output_topic: str = "rsu.products"
-    group_id: str = "rsu"
-    connector_jar: Path | None = Field(default=None, description="flink-connector-kafka jar to add to the job")
+    bootstrap_servers: str = Field(default="127.0.0.1:9092", min_length=1, description="the brokers, host:port,...")
+    topic_prefix: str = Field(default="rsu", pattern=r"^[A-Za-z0-9._-]+$",
+                              description="the boxes' publish.kafka.topic_prefix: inputs are <prefix>.<product>")
+    input_products: list[str] = Field(default_factory=lambda: ["detections", "radar", "env"], min_length=1,
+                                      description="products the job reads (what the operators handle)")
+    output_prefix: str = Field(default="rsu.out", pattern=r"^[A-Za-z0-9._-]+$",
+                               description="result topics: <output_prefix>.<product> (rsu.out.objects ...)")
+    group_id: str = Field(default="rsu-flink", min_length=1, description="consumer group of the job's source")
+    transactional_id_prefix: str = Field(default="rsu-flink", min_length=1,
+                                         description="KafkaSink transactions; keep it stable across restarts")
+    transaction_timeout_ms: int = Field(default=600_000, gt=0,
+                                        description="at most the brokers' transaction.max.timeout.ms (15 min)")
+    starting_offsets: Literal["earliest", "latest", "committed"] = Field(
+        default="committed", description="without a checkpoint to restore: committed offsets of the group "
+                                         "(earliest when none), or earliest / latest")
+    bounded: bool = Field(default=False, description="stop at the offsets that are latest when the job starts "
+                                                     "(a replay: end-of-input timers fire, the job finishes)")
+    checkpoint_interval_ms: int = Field(default=1_000, gt=0, description="results become visible to "
+                                        "read_committed readers at each checkpoint: this bounds their latency")
+    checkpoint_dir: Path = Field(default=Path("var/flink-checkpoints"),
+                                 description="retained checkpoints (a shared folder or object store on a cluster)")
+    state_backend: Literal["rocksdb", "hashmap"] = "rocksdb"
+    incremental: bool = Field(default=True, description="incremental RocksDB checkpoints")
+    restore: bool = Field(default=True, description="submit restores from the latest retained checkpoint")
+    restart_attempts: int = Field(default=20, ge=0, description="fixed-delay restarts after a failure")
+    restart_delay_ms: int = Field(default=1_000, ge=0)
+    client: dict[str, str] = Field(default_factory=dict,
+                                   description="extra Kafka client properties (security.protocol, sasl.* ...)")
 
 
 class FlinkConfig(StrictModel):

@@ -54,6 +54,19 @@ _OFFLINE_PROBES = 16
 _PURGED = {KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT}
 
 
+def _event_ms(value: bytes) -> int:
+    """The record timestamp: the envelope's ``t_event`` in ms (event time, so a Flink KafkaSource keeps
+    per-partition event-time watermarks without parsing the payload); 0 (the broker's time) when absent."""
+    i = value.find(b'"t_event":')
+    if i < 0:
+        return 0
+    j = value.find(b",", i + 10)
+    try:
+        return int(value[i + 10:j]) // 1_000_000
+    except ValueError:
+        return 0
+
+
 def kafka_topic(product: str, prefix: str = "rsu") -> str:
     """``rsu.objects`` for ``objects``, ``rsu.v2x.cpm`` for ``v2x/cpm``."""
     return f"{prefix}.{product.replace('/', '.')}"
@@ -199,6 +212,7 @@ class KafkaOutput:
         headers = None if record.body is None else [(BODY_HEADER, record.body)]
         try:
             self._producer.produce(record.topic, record.value, record.key, headers=headers,
+                                   timestamp=_event_ms(record.value),
                                    on_delivery=functools.partial(self._on_delivery, record.seq, live))
         except KafkaException as exc:
             self._failed[record.topic] += 1
