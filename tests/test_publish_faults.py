@@ -226,3 +226,31 @@ def test_a_damaged_journal_line_is_counted_and_skipped(tmp_path: Path) -> None:
     assert bad == 4 and [(m.product, m.body, m.t_event_ns) for m in messages] == [("fault", b"\x00\x01", 5)]
     assert not path.exists()
     assert read_held(path) == ([], 0)
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux's per-connection send queues")
+def test_only_the_publishers_own_connections_count_as_subscribers() -> None:
+    from rsu.publish.linkprobe import endpoint_port, tcp_backlog
+
+    ctx = zmq.Context()
+    zpub = ZmqPublisher(SITE, ZmqConfig(endpoint="tcp://127.0.0.1:*", linger_ms=0))
+    port = endpoint_port(zpub.endpoint)
+    other = socket.create_server(("127.0.0.1", 0))
+    stray = socket.socket()  # an unrelated outgoing connection whose local port is the publisher's port
+    stray.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sub = _stuck(ctx, zpub.endpoint)
+    try:
+        stray.bind(("127.0.0.2", port))
+        stray.connect(other.getsockname())
+        assert zpub.wait_for_subscribers(1, timeout=WAIT_S)
+        deadline = time.monotonic() + WAIT_S
+        while len(zpub.peers.inodes() or ()) < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)  # the monitor's accepted event arrives from the I/O thread
+        assert len(tcp_backlog(port) or []) == 2  # by port alone: the stray connection counts too
+        assert len(tcp_backlog(port, inodes=zpub.peers.inodes()) or []) == 1
+    finally:
+        stray.close()
+        other.close()
+        sub.close(0)
+        zpub.close(0)
+        ctx.term()

@@ -95,9 +95,10 @@ def unpack(message: Mapping[str, Any]) -> list[dict[str, Any]]:
         if not isinstance(item, Mapping):
             continue
         data = {k: v for k, v in item.items() if k not in ("schema", "t_event")}
+        boot = {"boot": payload["boot"]} if "boot" in payload else {}
         unpacked = {"schema": item.get("schema"), "site": payload.get("site"), "source": payload.get("source"),
-                    "seq": payload.get("seq"), "t_event": item.get("t_event"), "t_publish": payload.get("t_publish"),
-                    **data}
+                    **boot, "seq": payload.get("seq"), "t_event": item.get("t_event"),
+                    "t_publish": payload.get("t_publish"), **data}
         out.append({**message, "payload": unpacked,
                     "batch": {"seq": payload.get("seq"), "index": i, "count": len(items)}})
     return out

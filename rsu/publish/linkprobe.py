@@ -45,8 +45,9 @@ def endpoint_port(endpoint: str) -> int | None:
         return None
 
 
-def tcp_backlog(port: int, proc_root: Path = Path("/proc")) -> list[int] | None:
-    """Send-queue bytes of each established TCP connection whose local port is ``port``.
+def tcp_backlog(port: int, proc_root: Path = Path("/proc"), inodes: set[int] | None = None) -> list[int] | None:
+    """Send-queue bytes of each established TCP connection whose local port is ``port`` (and, with ``inodes``,
+    whose socket inode is one of them: the publisher's own accepted connections, see rsu/publish/peers.py).
 
     None when ``<proc_root>/net/tcp`` cannot be read (not Linux, no procfs). Malformed lines are skipped.
     """
@@ -67,9 +68,16 @@ def tcp_backlog(port: int, proc_root: Path = Path("/proc")) -> list[int] | None:
                 tx = int(fields[4].split(":", 1)[0], 16)
             except (IndexError, ValueError):
                 continue
-            if local_port == port:
+            if local_port == port and (inodes is None or _inode(fields) in inodes):
                 queues.append(tx)
     return queues if found else None
+
+
+def _inode(fields: list[str]) -> int | None:
+    try:
+        return int(fields[9])
+    except (IndexError, ValueError):
+        return None
 
 
 def tcp_probe(target: str, timeout_s: float) -> float | None:
@@ -90,8 +98,10 @@ class SlowSubscriberCheck:
     ``/proc/net/tcp`` answers for ``ttl_s``, so a burst of refusals costs one read."""
 
     def __init__(self, port: int | None, slow_bytes: int, proc_root: Path = Path("/proc"), *,
-                 ttl_s: float = 0.05, clock: Callable[[], float] = time.monotonic) -> None:
+                 ttl_s: float = 0.05, clock: Callable[[], float] = time.monotonic,
+                 inodes: Callable[[], set[int] | None] = lambda: None) -> None:
         self.port, self.slow_bytes, self.proc_root, self.ttl_s, self._clock = port, slow_bytes, proc_root, ttl_s, clock
+        self.inodes = inodes
         self._at = float("-inf")
         self._answer = False
 
@@ -101,7 +111,7 @@ class SlowSubscriberCheck:
             return False
         if now - self._at >= self.ttl_s:
             self._at = now
-            queues = tcp_backlog(self.port, self.proc_root)
+            queues = tcp_backlog(self.port, self.proc_root, self.inodes())
             self._answer = bool(queues) and len(queues) >= 2 and min(queues) < self.slow_bytes
         return self._answer
 

@@ -104,8 +104,10 @@ class UplinkPublisher:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self.signals = self._signals()
+        own = proc_root == Path("/proc") and hasattr(parent, "peers")  # the publisher's own connections only
+        self._inodes: Callable[[], set[int] | None] = parent.peers.inodes if own else (lambda: None)
         self.isolating = SlowSubscriberCheck(self._port if "send_backlog" in self.signals else None,
-                                             cfg.slow_backlog_bytes, proc_root)
+                                             cfg.slow_backlog_bytes, proc_root, inodes=self._inodes)
         parent.isolate = self.isolating
         if journal is not None:
             self._replay(journal)
@@ -267,7 +269,7 @@ class UplinkPublisher:
 
     def sample(self) -> LinkSample:
         """Read the link's signals now."""
-        backlog = tcp_backlog(self._port, self.proc_root) if "send_backlog" in self.signals else None
+        backlog = tcp_backlog(self._port, self.proc_root, self._inodes()) if "send_backlog" in self.signals else None
         pressure_total = self.parent.stats()["dropped"] + self.counts["held"]
         pressure, self._last_pressure = pressure_total - self._last_pressure, pressure_total
         probe_ms = tcp_probe(self.cfg.probe, self.cfg.interval_s) if self.cfg.probe else None

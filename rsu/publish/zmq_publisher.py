@@ -44,6 +44,7 @@ from rsu.publish.envelope import (  # noqa: F401 - _check_time and _encode_data 
     join_envelope,
     new_boot_id,
 )
+from rsu.publish.peers import PeerTracker
 from rsu.publish.topics import check_source, default_schema, topic_for
 from rsu_sdk import PublishError
 
@@ -73,7 +74,8 @@ def _is_loopback(endpoint: str) -> bool:
         return False
 
 
-def _shutdown(sock: zmq.Socket, auth: Any, ctx: zmq.Context, own_context: bool) -> None:
+def _shutdown(sock: zmq.Socket, auth: Any, ctx: zmq.Context, own_context: bool, peers: PeerTracker) -> None:
+    peers.close()
     sock.close()  # waits up to the socket's LINGER for queued messages
     if auth is not None:
         auth.stop()
@@ -126,7 +128,8 @@ class ZmqPublisher:
             raise
         # closes the socket (and ends the context) even if close() is never called, at the latest at exit:
         # a context left with an open socket would otherwise block the interpreter's exit
-        self._finalizer = weakref.finalize(self, _shutdown, self._sock, self._auth, self._ctx, self._own_context)
+        self._finalizer = weakref.finalize(self, _shutdown, self._sock, self._auth, self._ctx, self._own_context,
+                                          self.peers)
 
     @classmethod
     def from_config(cls, config: Any, **kwargs: Any) -> ZmqPublisher:
@@ -155,6 +158,7 @@ class ZmqPublisher:
             sock.close(0)
             raise
         self._endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.peers = PeerTracker(sock)  # which kernel connections are this socket's subscribers
         if cfg.curve is None and not _is_loopback(self._endpoint):
             log.warning("publishing on %s beyond loopback without CURVE (publish.zmq.curve)", self._endpoint)
         log.info("publishing on %s (CURVE %s, send_hwm %d)", self._endpoint,
