@@ -58,10 +58,14 @@ def sort_key(p: Any) -> tuple[int, str, str]:
 
 
 def jsonl_lines(path: Path) -> list[dict]:
-    """The JSON records a child box wrote so far (none when the file does not exist yet)."""
+    """The JSON records a child box wrote so far (none when the file does not exist yet); a last line without
+    its newline is a record still being written (or cut off by a kill) and is left out."""
     import json
 
-    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
+    if not path.exists():
+        return []
+    complete = path.read_text().split("\n")[:-1]  # the part after the last newline is not a whole record
+    return [json.loads(x) for x in complete if x.strip()]
 
 
 def kill_then_restart(child: Path, rec: Path, tmp: Path, *, speed: float, min_lines: int,
