@@ -1,4 +1,5 @@
-"""``rsu keys generate DIR``: CURVE key pairs for the ZeroMQ bus."""
+"""``rsu keys generate|client|revoke|token``: CURVE key pairs for the box's ZeroMQ servers (the bus,
+``rsu serve-inference``, ``rsu federate serve``) and the web server's token (docs/security.md)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import click
 
 @click.group("keys")
 def command() -> None:
-    """CURVE keys: encrypt the bus and admit only authorised subscribers."""
+    """CURVE keys (bus, inference server, aggregator) and the web token: encrypt, admit only authorised clients."""
 
 
 @command.command("generate")
@@ -43,3 +44,59 @@ def generate(folder: Path, clients: tuple[str, ...], force: bool) -> None:
     click.echo(f"subscribe: rsu tap ENDPOINT --server-key {root / keys.server_public.name} "
                f"--client-key {root / first[1].name}")
     click.echo("authorise another subscriber: copy its NAME.key into authorized_keys/ and restart rsu")
+
+
+def _name_ok(name: str) -> None:
+    if not name or "/" in name or name.startswith(".") or name == "server":
+        raise click.UsageError(f"invalid client name {name!r}; use a plain file name other than 'server'")
+
+
+@command.command("client")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("name")
+@click.option("--force", is_flag=True, help="Replace that client's key pair (rotation).")
+def client_cmd(folder: Path, name: str, force: bool) -> None:
+    """Make and authorise one more client key pair in FOLDER, or rotate one (--force); the server keys stay.
+    Restart the server to admit it."""
+    from rsu.publish.curve import add_client
+
+    _name_ok(name)
+    try:
+        _, sec = add_client(folder, name, force=force)
+    except FileExistsError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"wrote {sec} (mode 0600: give it to {name!r} only) and authorised "
+               f"{folder / 'authorized_keys' / (name + '.key')}; restart the server to admit the new key")
+
+
+@command.command("revoke")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("name")
+def revoke_cmd(folder: Path, name: str) -> None:
+    """Remove client NAME from FOLDER/authorized_keys (restart the server: its key is refused from then on)."""
+    _name_ok(name)
+    auth = folder / "authorized_keys" / f"{name}.key"
+    if not auth.exists():
+        raise click.ClickException(f"{auth} does not exist: {name!r} is not authorised")
+    auth.unlink()
+    click.echo(f"removed {auth}; restart the server to refuse {name!r}")
+
+
+@command.command("token")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace an existing token (rotation: every client needs the new one).")
+def token_cmd(file: Path, force: bool) -> None:
+    """Write a random web token to FILE (mode 0600) for ``web.token_file``."""
+    import os
+    import secrets
+
+    if file.exists() and not force:
+        raise click.ClickException(f"{file} exists (use --force to rotate the token)")
+    file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(secrets.token_urlsafe(32) + "\n")
+    os.chmod(file, 0o600)
+    click.echo(f"wrote {file} (mode 0600)\nconfig:\nweb:\n  token_file: {file.resolve()}\n"
+               f"browser: open http://HOST:PORT/?token=$(cat {file}) once; scripts: "
+               "Authorization: Bearer $(cat FILE)")

@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+
+from pydantic import Field, model_validator
 
 from rsu.config.base import StrictModel
 from rsu.config.hosts import Host
+from rsu.core.netsec import insecure_host_problem
 
 __all__ = ["WebConfig"]
 
 
 class WebConfig(StrictModel):
-    """The HTTP server of the box. Off unless ``enabled: true``; loopback only unless ``host`` says otherwise
-    (it has no authentication: put a reverse proxy with TLS and a login in front before exposing it)."""
+    """The HTTP server of the box. Off unless ``enabled: true``; loopback only unless ``host`` says otherwise,
+    and then only with ``token_file`` (start-up is refused otherwise). TLS: a reverse proxy (docs/security.md)."""
 
     enabled: bool = False
     host: Host = Field(default="127.0.0.1", min_length=1, description="address to listen on (IP address or host name)")
+    token_file: Path | None = Field(default=None, description="file holding the token every request must present "
+                                                              "(`rsu keys token FILE` makes one); needed beyond "
+                                                              "loopback")
+    threads: int = Field(default=4, ge=1, le=64, description="request threads (a fixed pool)")
+    max_connections: int = Field(default=100, ge=1, le=10_000, description="open connections at most; more wait")
+    idle_timeout_s: float = Field(default=15.0, gt=0, le=3600,
+                                  description="a connection idle (or half-open) this long is closed")
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024,
+                                  description="a request with larger headers is refused (431)")
     port: int = Field(default=8080, ge=0, le=65535, description="0 = an ephemeral port (tests)")
     dashboard: bool = Field(default=True, description="serve the dashboard, /api/state and frames "
                                                       "(false: only /metrics, /healthz, /readyz)")
@@ -27,3 +39,11 @@ class WebConfig(StrictModel):
                                description="recent frames kept per camera to pair with their (later) detections")
     recent_events: int = Field(default=50, ge=1, le=1000, description="alarms / actuations kept for the dashboard")
     poll_ms: int = Field(default=500, ge=100, le=10_000, description="how often the dashboard refreshes its state")
+
+    @model_validator(mode="after")
+    def _auth_beyond_loopback(self) -> WebConfig:
+        problem = insecure_host_problem(self.host, self.token_file is not None, "web.token_file") \
+            if self.enabled else None
+        if problem:
+            raise ValueError(problem)
+        return self

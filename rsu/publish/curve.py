@@ -19,7 +19,7 @@ from zmq.auth.thread import ThreadAuthenticator
 from rsu_sdk import PublishError
 
 __all__ = ["KeySet", "generate_keys", "load_keypair", "start_authenticator", "configure_server",
-           "configure_client", "authorized_names", "serve_curve", "connect_curve"]
+           "configure_client", "add_client", "authorized_names", "serve_curve", "connect_curve"]
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,22 @@ def generate_keys(folder: Path, clients: tuple[str, ...] = ("client",), *, force
         paths[name] = (pub_path, sec_path)
     server = paths.pop("server")
     return KeySet(server_public=server[0], server_secret=server[1], authorized_keys=auth_dir, clients=paths)
+
+
+def add_client(folder: Path, name: str, *, force: bool = False) -> tuple[Path, Path]:
+    """Make one more client key pair in ``folder`` and authorise it (``force``: rotate an existing one); the
+    server keys stay. Returns ``(public file, secret file)``."""
+    folder = Path(folder)
+    pub, sec = folder / f"{name}.key", folder / f"{name}.key_secret"
+    auth = folder / "authorized_keys" / f"{name}.key"
+    if any(p.exists() for p in (pub, sec, auth)) and not force:
+        raise FileExistsError(f"client {name!r} exists in {folder} (use --force to rotate its keys)")
+    auth.parent.mkdir(parents=True, exist_ok=True)
+    public, secret = zmq.curve_keypair()
+    _write(pub, public, None)
+    _write(sec, public, secret)
+    _write(auth, public, None)
+    return pub, sec
 
 
 def load_keypair(path: Path, *, need_secret: bool, what: str) -> tuple[bytes, bytes | None]:

@@ -1,8 +1,14 @@
-"""The HTTP server of the box (standard library ``ThreadingHTTPServer``; nothing loaded from the network).
+"""The HTTP server of the box: waitress (a maintained, pure-Python WSGI server) in front of a small router.
 
 Endpoints: ``/`` (dashboard) and ``/static/<file>``, ``/api/state``, ``/api/frame/<camera>.jpg``, ``/metrics``,
-``/healthz``, ``/readyz``. Requests run on their own threads and only read the live state, so a slow or
-busy client never holds up the sensor path.
+``/healthz``, ``/readyz``; GET and HEAD only. Why waitress and not ``ThreadingHTTPServer`` (docs/security.md):
+one event loop reads every request whole (headers capped) before a fixed pool of ``threads`` runs it, so
+half-open or slow connections hold no thread; at most ``max_connections`` are open, idle ones close after
+``idle_timeout_s``; responses are written by the loop, not by the request threads.
+
+Authentication (:mod:`rsu.web.auth`): with a token every request needs it (``Authorization: Bearer``, the
+``rsu_token`` cookie, or ``?token=`` once, which sets the cookie); a host beyond loopback without a token is
+refused before anything is bound.
 """
 
 from __future__ import annotations
@@ -12,15 +18,17 @@ import logging
 import re
 import socket
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from typing import Any, Callable
-from urllib.parse import unquote, urlsplit
+from typing import Any
+from urllib.parse import unquote
 
+from rsu.core.netsec import insecure_host_problem
 from rsu.metrics.health import Check
+from rsu.web.auth import TokenAuth
 
-__all__ = ["WebApp", "WebServer"]
+__all__ = ["WebApp", "WebServer", "WebLimits", "InsecureHostError"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +43,14 @@ _SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
+_REASONS = {200: "OK", 303: "See Other", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
+            500: "Internal Server Error", 503: "Service Unavailable"}
+
+Response = tuple[int, bytes, str, dict[str, str]]
+
+
+class InsecureHostError(ValueError):
+    """A host beyond loopback without authentication."""
 
 
 @dataclass
@@ -52,103 +68,124 @@ class WebApp:
     frame: Callable[[str], Any] | None = None
 
 
-def _static(name: str) -> bytes | None:
-    if not _STATIC_NAME.match(name):
-        return None
-    res = resources.files("rsu.web").joinpath("static", name)
-    return res.read_bytes() if res.is_file() else None
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebLimits:
+    """The server's bounds (``web`` config section)."""
+
+    threads: int = 4
+    max_connections: int = 100
+    idle_timeout_s: float = 15.0
+    max_header_bytes: int = 16 * 1024
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server_version = "rsu"
-    sys_version = ""
-    timeout = 15  # a client that stops talking frees its thread
-    server: _Server
+def _json(status: int, doc: Any, headers: dict[str, str] | None = None) -> Response:
+    body = json.dumps(doc, separators=(",", ":"), default=str).encode()
+    return status, body, "application/json", headers or {}
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        app = self.server.app
-        path = unquote(urlsplit(self.path).path)
-        try:
-            if path == "/healthz":
-                self._check(app.liveness())
-            elif path == "/readyz":
-                self._check(app.readiness())
-            elif path == "/metrics" and app.metrics is not None:
-                body, ctype = app.metrics()
-                self._send(200, body, ctype)
-            elif app.state is not None and path in ("/", "/index.html"):
-                self._static("index.html")
-            elif app.state is not None and path.startswith("/static/"):
-                self._static(path[len("/static/"):])
-            elif app.state is not None and path == "/api/state":
-                self._json(200, app.state())
-            elif app.frame is not None and (m := _FRAME_PATH.match(path)):
-                self._frame(app.frame(m.group(1)), m.group(1))
-            else:
-                self._json(404, {"error": f"not found: {path}"})
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client went away
-        except Exception as exc:  # noqa: BLE001 - one bad request must not stop the server
-            log.exception("web: %s failed", path)
-            try:
-                self._json(500, {"error": f"{type(exc).__name__}: {exc}"})
-            except OSError:
-                pass
 
-    def _check(self, check: Check) -> None:
-        self._json(200 if check.ok else 503, check.json())
+def _static(name: str) -> Response:
+    res = resources.files("rsu.web").joinpath("static", name) if _STATIC_NAME.match(name) else None
+    if res is None or not res.is_file():
+        return _json(404, {"error": f"no such file: {name[:80]}"})
+    return 200, res.read_bytes(), _STATIC_TYPES["." + name.rsplit(".", 1)[1]], {}
 
-    def _static(self, name: str) -> None:
-        body = _static(name)
-        if body is None:
-            self._json(404, {"error": f"no such file: {name}"})
-            return
-        self._send(200, body, _STATIC_TYPES["." + name.rsplit(".", 1)[1]])
 
-    def _frame(self, rendered: Any, camera: str) -> None:
+def route(app: WebApp, path: str) -> Response:
+    """The response to GET ``path`` (already authenticated)."""
+    if path == "/healthz" or path == "/readyz":
+        check = app.liveness() if path == "/healthz" else app.readiness()
+        return _json(200 if check.ok else 503, check.json())
+    if path == "/metrics" and app.metrics is not None:
+        body, ctype = app.metrics()
+        return 200, body, ctype, {}
+    if app.state is not None and path in ("/", "/index.html"):
+        return _static("index.html")
+    if app.state is not None and path.startswith("/static/"):
+        return _static(path[len("/static/"):])
+    if app.state is not None and path == "/api/state":
+        return _json(200, app.state())
+    if app.frame is not None and (m := _FRAME_PATH.match(path)):
+        rendered = app.frame(m.group(1))
         if rendered is None:
-            self._json(404, {"error": f"no camera {camera!r}"})
-            return
-        self._send(200, rendered.jpeg, "image/jpeg", {
+            return _json(404, {"error": f"no camera {m.group(1)!r}"})
+        return 200, rendered.jpeg, "image/jpeg", {
             "X-Frame-Kind": rendered.kind,
             "X-Frame-Id": "" if rendered.frame_id is None else str(rendered.frame_id),
             "X-Privacy-Boxes": json.dumps(rendered.privacy_boxes, separators=(",", ":")),
-        })
-
-    def _json(self, status: int, doc: Any) -> None:
-        self._send(status, json.dumps(doc, separators=(",", ":"), default=str).encode(), "application/json")
-
-    def _send(self, status: int, body: bytes, ctype: str, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        for key, value in {**_SECURITY_HEADERS, **(headers or {})}.items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, fmt: str, *args: Any) -> None:
-        log.debug("web: %s " + fmt, self.address_string(), *args)
+        }
+    return _json(404, {"error": f"not found: {path[:120]}"})
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class _Wsgi:
+    """The WSGI application: method check, authentication, routing, security headers."""
 
-    def __init__(self, address: tuple[str, int], app: WebApp) -> None:
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
+    def __init__(self, app: WebApp, auth: TokenAuth | None) -> None:
         self.app = app
-        super().__init__(address, _Handler)
+        self.auth = auth
+        self.counts = {"requests": 0, "unauthorised": 0, "errors": 0}
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        self.counts["requests"] += 1
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = unquote(environ.get("PATH_INFO", "/"))
+        if method not in ("GET", "HEAD"):
+            resp = _json(405, {"error": f"method {method[:16]} not allowed"}, {"Allow": "GET, HEAD"})
+        elif self.auth is not None and (denied := self.auth.check(environ)) is not None:
+            self.counts["unauthorised"] += int(denied[0] == 401)
+            resp = denied
+        else:
+            try:
+                resp = route(self.app, path)
+            except Exception as exc:  # noqa: BLE001 - one bad request must not stop the server
+                self.counts["errors"] += 1
+                log.exception("web: %s failed", path[:120])
+                resp = _json(500, {"error": f"{type(exc).__name__}: {exc}"})
+        status, body, ctype, extra = resp
+        headers = [("Content-Type", ctype), ("Content-Length", str(len(body))),
+                   *_SECURITY_HEADERS.items(), *extra.items()]
+        start_response(f"{status} {_REASONS.get(status, 'Error')}", headers)
+        return [b""] if method == "HEAD" else [body]
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 class WebServer:
-    """Binds at construction (so a taken port is a start-up error), serves on a thread after :meth:`start`."""
+    """Binds at construction (so a taken port is a start-up error), serves on a thread after :meth:`start`.
 
-    def __init__(self, app: WebApp, host: str = "127.0.0.1", port: int = 8080) -> None:
-        self._server = _Server((host, port), app)
+    :param token: the shared secret every request must present; required beyond loopback.
+    :raises InsecureHostError: ``host`` is beyond loopback and there is no token (nothing is bound).
+    """
+
+    def __init__(self, app: WebApp, host: str = "127.0.0.1", port: int = 8080, *, token: str | None = None,
+                 limits: WebLimits = WebLimits()) -> None:
+        from waitress.server import create_server
+
+        problem = insecure_host_problem(host, token is not None, "web.token_file")
+        if problem:
+            raise InsecureHostError(f"web: {problem}")
+        self.wsgi = _Wsgi(app, TokenAuth(token) if token is not None else None)
+        self._sock = _bind(host, port)
         self.host = host
-        self.port = int(self._server.server_address[1])
+        self.port = int(self._sock.getsockname()[1])
+        self._map: dict[int, Any] = {}
+        self._server = create_server(
+            self.wsgi, map=self._map, sockets=[self._sock], threads=limits.threads,
+            connection_limit=limits.max_connections, channel_timeout=limits.idle_timeout_s,
+            cleanup_interval=max(1, int(limits.idle_timeout_s / 3)), max_request_header_size=limits.max_header_bytes,
+            max_request_body_size=64 * 1024, ident="rsu", expose_tracebacks=False, asyncore_use_poll=True,
+            clear_untrusted_proxy_headers=True)
+        self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
@@ -156,16 +193,30 @@ class WebServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}/"
 
+    def _loop(self) -> None:
+        loop = self._server.asyncore.loop
+        while not self._stop.is_set():
+            try:
+                loop(timeout=0.2, map=self._map, use_poll=True, count=1)
+            except Exception:  # noqa: BLE001 - the loop must outlive any one connection
+                log.exception("web: event loop")
+
     def start(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
-                                            name="web", daemon=True)
+            self._thread = threading.Thread(target=self._loop, name="web", daemon=True)
             self._thread.start()
 
     def close(self) -> None:
         """Stop serving and release the port; idempotent."""
+        self._stop.set()
         if self._thread is not None:
-            self._server.shutdown()
             self._thread.join(5)
             self._thread = None
-        self._server.server_close()
+        for channel in list(self._map.values()):
+            try:
+                channel.close()
+            except OSError:
+                pass
+        self._map.clear()
+        self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
+        self._sock.close()

@@ -65,7 +65,13 @@ def attach(built: Any) -> Observability:
     web = cfg.web
     if not web.enabled:
         return obs
-    from rsu.web.server import WebApp, WebServer
+    from rsu.web.auth import load_token
+    from rsu.web.server import InsecureHostError, WebApp, WebLimits, WebServer
+
+    try:
+        token = load_token(web.token_file) if web.token_file is not None else None
+    except ValueError as exc:
+        raise WebStartError(str(exc)) from None
 
     app = WebApp(liveness=lambda: liveness(box), readiness=lambda: readiness(box))
     if cfg.metrics.enabled:
@@ -89,11 +95,15 @@ def attach(built: Any) -> Observability:
         app.state = view.document
         app.frame = obs.frames.frame
         box.sink.taps.append(obs.live.observe)
+    limits = WebLimits(threads=web.threads, max_connections=web.max_connections, idle_timeout_s=web.idle_timeout_s,
+                       max_header_bytes=web.max_header_bytes)
     try:
-        obs.server = WebServer(app, web.host, web.port)
+        obs.server = WebServer(app, web.host, web.port, token=token, limits=limits)
+    except InsecureHostError as exc:
+        raise WebStartError(str(exc)) from None
     except OSError as exc:
         raise WebStartError(f"web: cannot listen on {web.host}:{web.port}: {exc.strerror or exc}") from None
     what = "dashboard" if web.dashboard else "web server"
-    built.notes.append(f"{what} on {obs.server.url} (metrics: {obs.server.url}metrics, "
+    built.notes.append(f"{what} on {obs.server.url} ({'token required' if token else 'loopback, no token'}; metrics: {obs.server.url}metrics, "
                        f"health: {obs.server.url}healthz, {obs.server.url}readyz)")
     return obs
