@@ -67,3 +67,18 @@ def test_bad_client_names_are_refused(tmp_path: Path, name: str) -> None:
     (tmp_path / "k").mkdir()
     result = CliRunner().invoke(main, ["keys", "client", str(tmp_path / "k"), name])
     assert result.exit_code == 2 and "invalid client name" in result.output
+
+
+def test_federate_status_with_and_without_keys(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    assert CliRunner().invoke(main, ["keys", "generate", str(keys), "--client", "ops"]).exit_code == 0
+    srv = _serve(tmp_path, keys)
+    try:
+        ok = CliRunner().invoke(main, ["federate", "status", "--endpoint", srv.endpoint,
+                                       "--server-key", str(keys / "server.key"),
+                                       "--client-key", str(keys / "ops.key_secret")])
+        assert ok.exit_code == 0 and '"version":0' in ok.output, ok.output
+        anonymous = CliRunner().invoke(main, ["federate", "status", "--endpoint", srv.endpoint])
+        assert anonymous.exit_code == 1 and "no answer" in anonymous.output
+    finally:
+        srv.close()
