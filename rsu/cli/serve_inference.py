@@ -19,15 +19,25 @@ import click
               help="Stop after this many seconds (default: until Ctrl-C / SIGTERM).")
 def command(config: Path, bind: str | None, for_seconds: float | None) -> None:
     """Serve the larger detector of CONFIG's ``tiered.server`` section over ZeroMQ (ROUTER); print JSON stats
-    on exit. Boxes reach it through their ``tiered.endpoint``."""
+    on exit. Boxes reach it through their ``tiered.endpoint``.
+
+    A bind beyond loopback needs ``tiered.server.curve`` (keys from ``rsu keys generate``): without it the
+    server refuses to start (exit 2), as it does for any other configuration problem."""
+    from pydantic import ValidationError
+
     from rsu.cli.common import load_config_or_exit
-    from rsu.config.tiered import TieredConfig
+    from rsu.config.tiered import InferenceServerConfig, TieredConfig
     from rsu.tiered.server import InferenceServer
 
     cfg = load_config_or_exit(config, "rsu serve-inference")
     server_cfg = (cfg.tiered or TieredConfig()).server
-    if bind is not None:
-        server_cfg = server_cfg.model_copy(update={"bind": bind})
+    if bind is not None:  # validated like the config's own value
+        try:
+            server_cfg = InferenceServerConfig.model_validate({**server_cfg.model_dump(), "bind": bind})
+        except ValidationError as exc:
+            reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+            click.echo(f"rsu serve-inference: --bind {bind}: {reasons}", err=True)
+            sys.exit(2)
     try:
         server = InferenceServer.from_config(server_cfg, protection=cfg.models.protection)
     except Exception as exc:  # noqa: BLE001 - model or bind problem: one clear line

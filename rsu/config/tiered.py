@@ -6,13 +6,41 @@ The box side (``enabled``, ``endpoint``, ``deadline_ms``, ``offload``) wraps the
 
 from __future__ import annotations
 
-from pydantic import Field
+import ipaddress
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, model_validator
 
 from rsu.config.base import StrictModel
 from rsu.config.hosts import ZmqEndpoint
 from rsu.config.models import DetectorConfig
+from rsu.config.publish import CurveConfig
 
-__all__ = ["OffloadPolicyConfig", "BackoffConfig", "InferenceServerConfig", "TieredConfig"]
+__all__ = ["OffloadPolicyConfig", "BackoffConfig", "InferenceServerConfig", "ClientCurveConfig", "TieredConfig",
+           "is_loopback", "insecure_bind_problem"]
+
+
+def is_loopback(endpoint: str) -> bool:
+    """True for ``ipc://``/``inproc://`` and for TCP on a loopback address (``localhost``, 127.0.0.0/8, ::1)."""
+    if not endpoint.startswith("tcp://"):
+        return endpoint.startswith(("ipc://", "inproc://"))
+    host = endpoint[6:].rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # '*', an interface name or a host name: reachable from outside
+
+
+def insecure_bind_problem(bind: str, curve: Any, curve_key: str) -> str | None:
+    """Why ``bind`` must not be served without CURVE keys (``curve_key``: where to set them), or None when it
+    is loopback or has keys."""
+    if curve is not None or is_loopback(bind):
+        return None
+    return (f"bind {bind} is reachable beyond loopback and has no CURVE keys: set {curve_key} (server_secret_key, "
+            "authorized_keys; `rsu keys generate DIR` makes them) or bind to 127.0.0.1")
 
 
 class OffloadPolicyConfig(StrictModel):
@@ -38,8 +66,31 @@ class BackoffConfig(StrictModel):
 class InferenceServerConfig(StrictModel):
     """``rsu serve-inference``: the larger model on the edge server."""
 
-    bind: ZmqEndpoint = Field(default="tcp://127.0.0.1:5570", min_length=6)
+    bind: ZmqEndpoint = Field(default="tcp://127.0.0.1:5570", min_length=6,
+                              description="beyond loopback only with ``curve`` (start-up is refused otherwise)")
     detector: DetectorConfig = DetectorConfig(model="nanodet-m")
+    curve: CurveConfig | None = Field(default=None, description="CURVE keys: only the boxes in authorized_keys "
+                                                                "get answers")
+    max_request_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024,
+                                   description="a larger JPEG is refused (a far larger message disconnected)")
+    max_image_side: int = Field(default=4096, ge=32, le=65535,
+                                description="a JPEG whose header claims a longer side is refused undecoded")
+    max_image_pixels: int = Field(default=4096 * 4096, ge=1024,
+                                  description="a JPEG whose header claims more pixels is refused undecoded")
+
+    @model_validator(mode="after")
+    def _secure_beyond_loopback(self) -> InferenceServerConfig:
+        problem = insecure_bind_problem(self.bind, self.curve, "tiered.server.curve")
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
+class ClientCurveConfig(StrictModel):
+    """The box's side of a CURVE offload link (``rsu keys generate DIR`` makes the files)."""
+
+    server_key: Path = Field(description="the inference server's public key file (server.key)")
+    client_key: Path = Field(description="this box's secret key file (NAME.key_secret), authorised on the server")
 
 
 class TieredConfig(StrictModel):
@@ -53,4 +104,6 @@ class TieredConfig(StrictModel):
     max_side: int | None = Field(default=None, ge=64, description="downscale frames to this longest side first")
     offload: OffloadPolicyConfig = OffloadPolicyConfig()
     backoff: BackoffConfig = BackoffConfig()
+    curve: ClientCurveConfig | None = Field(default=None, description="needed when the server runs CURVE")
+    curve: ClientCurveConfig | None = Field(default=None, description="needed when the server runs CURVE")
     server: InferenceServerConfig = InferenceServerConfig()

@@ -4,6 +4,10 @@
 ``NOBLOCK``: no connected server or a full queue is an immediate failure), and the wait for the answer is a
 ``poll`` bounded by the time left. Answers that arrive after their deadline are recognised by id and discarded
 (counted ``late``). Each outcome is counted; round-trip times of answered requests are kept for p50/p99.
+
+The server's answer is not trusted: shapes, finite values, scores in [0, 1], class ids and boxes inside the
+image that was sent are checked (:meth:`Reply.from_doc`); a bad answer is counted ``bad_reply`` and the frame
+falls back to the local result. With ``curve`` the link is CURVE-encrypted and the server authenticates the box.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from typing import Any
 import numpy as np
 import zmq
 
-from rsu.tiered.protocol import ProtocolError, Reply, pack, unpack
+from rsu.tiered.protocol import ProtocolError, Reply, pack, sent_size, unpack
+from rsu.tiered.security import configure_curve_client, is_loopback
 
 __all__ = ["OffloadClient"]
 
@@ -31,17 +36,29 @@ class OffloadClient:
     ``bad_reply``; ``late`` counts answers that came after their request had already fallen back.
     """
 
-    def __init__(self, endpoint: str, *, context: zmq.Context | None = None, rtt_window: int = 10_000) -> None:
+    def __init__(self, endpoint: str, *, context: zmq.Context | None = None, rtt_window: int = 10_000,
+                 curve: Any = None) -> None:
+        """``curve``: a :class:`~rsu.config.tiered.ClientCurveConfig` (server's public key, box's secret key)."""
         self.endpoint = endpoint
         self._ctx = context or zmq.Context.instance()
         self._sock = self._ctx.socket(zmq.DEALER)
+        if curve is not None:
+            try:
+                configure_curve_client(self._sock, curve, "tiered")
+            except Exception:
+                self._sock.close(0)
+                raise
+        elif not is_loopback(endpoint):
+            log.warning("tiered.endpoint %s is beyond loopback without CURVE (tiered.curve): frames travel in "
+                        "clear and the server cannot tell this box from anyone", endpoint)
         self._sock.setsockopt(zmq.LINGER, 0)
         self._sock.setsockopt(zmq.IMMEDIATE, 1)
         self._sock.setsockopt(zmq.SNDHWM, 4)
         self._sock.setsockopt(zmq.RCVHWM, 64)
         # watched until the first connection is up (wait_connected), then no longer
-        self._monitor: zmq.Socket | None = self._sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED
-                                                                         | zmq.EVENT_CONNECTED)
+        # with CURVE a TCP connection is not enough: sends go once the security handshake succeeded
+        self._up_events = zmq.EVENT_HANDSHAKE_SUCCEEDED | (0 if curve is not None else zmq.EVENT_CONNECTED)
+        self._monitor: zmq.Socket | None = self._sock.get_monitor_socket(self._up_events)
         self.connected = False
         self._sock.connect(endpoint)
         self._poller = zmq.Poller()
@@ -56,6 +73,7 @@ class OffloadClient:
         Returns the answer, or None (the outcome is counted) when it failed or did not come in time."""
         req_id = self._next_id
         self._next_id += 1
+        image_size = self._sent_size(header)
         t0 = time.perf_counter()
         self.counts["sent"] += 1
         try:
@@ -78,17 +96,22 @@ class OffloadClient:
                 self.counts["bad_reply"] += 1
                 log.warning("offload server %s: %s", self.endpoint, exc)
                 continue
-            if doc["id"] != req_id:
+            if doc["id"] != req_id or isinstance(doc["id"], bool):
                 self.counts["late"] += 1  # the answer to a request that already fell back
                 continue
+            if doc.get("status") not in ("ok", "error", "dropped"):
+                self.counts["bad_reply"] += 1
+                log.warning("offload server %s: reply %d has status %r", self.endpoint, req_id,
+                            str(doc.get("status"))[:32])
+                return None
             if doc.get("status") != "ok":
                 self.counts["server_error"] += 1
                 if self.counts["server_error"] <= 5:
                     log.warning("offload server %s answered %s: %s", self.endpoint, doc.get("status"),
-                                doc.get("error", ""))
+                                str(doc.get("error", ""))[:200])
                 return None
             try:
-                reply = Reply.from_doc(doc)
+                reply = Reply.from_doc(doc, image_size)
             except ProtocolError as exc:
                 self.counts["bad_reply"] += 1
                 log.warning("offload server %s: %s", self.endpoint, exc)
@@ -96,6 +119,14 @@ class OffloadClient:
             self.counts["answered"] += 1
             self.rtt_ms.append((time.perf_counter() - t0) * 1e3)
             return reply
+
+    @staticmethod
+    def _sent_size(header: dict[str, Any]) -> tuple[int, int] | None:
+        """The sent image's ``(width, height)`` from the request header (``size`` and ``scale``), if given."""
+        size, scale = header.get("size"), header.get("scale", 1.0)
+        if not (isinstance(size, (list, tuple)) and len(size) == 2):
+            return None
+        return sent_size((int(size[0]), int(size[1])), float(scale))
 
     def wait_connected(self, timeout_s: float) -> bool:
         """Until the first connection to the server is up (True) or ``timeout_s`` passes (False). Optional:
@@ -105,8 +136,7 @@ class OffloadClient:
         end = time.monotonic() + timeout_s
         while not self.connected and self._monitor is not None and (left := end - time.monotonic()) > 0:
             if self._monitor.poll(int(left * 1000) + 1):
-                if recv_monitor_message(self._monitor)["event"] in (zmq.EVENT_HANDSHAKE_SUCCEEDED,
-                                                                    zmq.EVENT_CONNECTED):
+                if recv_monitor_message(self._monitor)["event"] & self._up_events:
                     self.connected = True
                     self._stop_monitor()
         return self.connected

@@ -38,7 +38,7 @@ class TieredDetectorStage:
         self.cfg = cfg
         self.policy = OffloadPolicy(cfg.offload)
         self.redactor = Redactor(privacy or PrivacyConfig())
-        self.client = client or OffloadClient(cfg.endpoint)
+        self.client = client or OffloadClient(cfg.endpoint, curve=cfg.curve)
         self.counts: Counter[str] = Counter()
         self.reasons: Counter[str] = Counter()
         self._failures_in_row = 0
