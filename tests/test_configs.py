@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from rsu.assets.fetch import fetch_all
+from rsu.assetfetch.fetch import fetch_all
 from rsu.assets.paths import assets_dir
 from rsu.cli import main
 from rsu.config import RsuConfig, load_config

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from rsu_sdk import Frame
 
-from rsu.assets.fetch import fetch_all
+from rsu.assetfetch.fetch import fetch_all
 from rsu.assets.paths import assets_dir
 from rsu.config.models import DetectorConfig
 from rsu.inference.detector import Detector

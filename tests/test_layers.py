@@ -23,7 +23,7 @@ RUNTIME: dict[str, int] = {
     "app": 6,
     "cli": 8, "__main__": 8,
 }
-TOOLS = {"bench", "sim", "eval", "modeltools", "fuzz", "scaffold", "fedsim"}
+TOOLS = {"bench", "sim", "eval", "modeltools", "fuzz", "scaffold", "fedsim", "assetfetch"}
 TOOLS_LAYER = 7
 
 

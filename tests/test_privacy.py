@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from rsu_sdk import Detections, Frame
 
-from rsu.assets.fetch import fetch_all
+from rsu.assetfetch.fetch import fetch_all
 from rsu.assets.paths import assets_dir
 from rsu.config import parse_config
 from rsu.config.models import DetectorConfig, PrivacyConfig

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from rsu.app.testing import wait_for
-from rsu.assets.fetch import fetch_all
+from rsu.assetfetch.fetch import fetch_all
 from rsu.assets.paths import assets_dir
 from rsu.logging_setup import JsonFormatter
 from web_helpers import get_json

@@ -16,7 +16,7 @@ import zmq
 from rsu_sdk import Detections, Frame
 
 from rsu.app.perception import DetectorStage
-from rsu.assets.fetch import fetch_all
+from rsu.assetfetch.fetch import fetch_all
 from rsu.assets.paths import assets_dir
 from rsu.config.models import DetectorConfig, PrivacyConfig
 from rsu.config.tiered import BackoffConfig, OffloadPolicyConfig, TieredConfig

@@ -38,7 +38,7 @@ WAIT_MS = 30_000  # generous: a loaded 2-core machine
 
 @pytest.fixture(scope="module")
 def detector() -> Detector:
-    from rsu.assets.fetch import fetch_all
+    from rsu.assetfetch.fetch import fetch_all
     from rsu.assets.paths import assets_dir
 
     fetch_all(assets_dir())

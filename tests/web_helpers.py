@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from rsu.app.build import BuiltBox, build_box
-from rsu.assets.fetch import fetch_all
+from rsu.assetfetch.fetch import fetch_all
 from rsu.assets.paths import assets_dir
 from rsu.config import parse_config
 

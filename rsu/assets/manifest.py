@@ -101,7 +101,7 @@ MODELS: dict[str, Model] = {m.name: m for m in (
     Model(name="nanodet-m", path="models/nanodet-m-416.onnx", converter="tfjs",
           sources=("models/src/nanodet.json", "models/src/nanodet.bin"),
           licence="Apache-2.0 (NanoDet), MIT (packaging)",
-          description="NanoDet-m 416x416, COCO-80; converted from TF.js by rsu.assets.tfjs (the demo default)"),
+          description="NanoDet-m 416x416, COCO-80; converted from TF.js by rsu.assetfetch.tfjs (the demo default)"),
     Model(name="ssd-mobilenetv2", path="models/ssd-mobilenetv2-oidv4.onnx", converter="tflite2onnx",
           sources=("models/ssd-mobilenetv2-oidv4.tflite", "models/ssd-mobilenetv2-oidv4.labels.txt"),
           licence="Apache-2.0",

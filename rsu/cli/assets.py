@@ -20,7 +20,7 @@ def command() -> None:
 @click.option("--force", is_flag=True, help="rebuild the converted models even when present")
 def fetch(directory: Path | None, force: bool) -> None:
     """Download, verify, extract and convert every asset; what is already there and verified is skipped."""
-    from rsu.assets.fetch import FetchError, fetch_all
+    from rsu.assetfetch.fetch import FetchError, fetch_all
     from rsu.assets.paths import assets_dir
 
     root = assets_dir(directory)
@@ -38,7 +38,7 @@ def fetch(directory: Path | None, force: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def status_cmd(directory: Path | None, as_json: bool) -> None:
     """Show each asset: present, sha256 verified, size, licence. Exit 1 when something is missing."""
-    from rsu.assets.fetch import status
+    from rsu.assetfetch.fetch import status
     from rsu.assets.paths import assets_dir
 
     root = assets_dir(directory)

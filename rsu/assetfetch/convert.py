@@ -64,7 +64,7 @@ def _save(model: Any, dest: Path) -> None:
 
 
 def convert_nanodet(model_json: Path, dest: Path) -> None:
-    from rsu.assets.tfjs import convert_tfjs
+    from rsu.assetfetch.tfjs import convert_tfjs
 
     model = convert_tfjs(model_json, "nanodet_m_416")
     set_metadata(model, {META_DECODER: "nanodet", META_LABELS: json.dumps(list(COCO80)),

@@ -214,7 +214,7 @@ def convert_tfjs(model_json: str | Path, graph_name: str = "tfjs") -> Any:
     outputs = [helper.make_tensor_value_info(o, TensorProto.FLOAT, ["batch", *b.shapes[o][1:]]) for o in out_names]
     graph = helper.make_graph(b.nodes, graph_name, inputs, outputs,
                               [numpy_helper.from_array(v, k) for k, v in b.inits.items()])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="rsu.assets.tfjs")
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="rsu.assetfetch.tfjs")
     model.ir_version = 8
     onnx.checker.check_model(model)
     return model

@@ -134,7 +134,7 @@ def _build_model(model: Model, root: Path, progress: Progress, force: bool) -> N
     if missing:
         raise FetchError(f"model {model.name}: sources missing: {', '.join(missing)}")
     progress(f"model {model.name}: converting ({model.converter})")
-    from rsu.assets import convert
+    from rsu.assetfetch import convert
 
     try:
         if model.converter == "tfjs":
