@@ -69,13 +69,11 @@ def test_tiered_reply_detections(rid: int, xyxy: list, conf: list, cls: list, na
     assert all(0 <= c < len(r.class_names) for c in r.class_id)
 
 
-@pytest.mark.xfail(strict=False, reason="tiered: Reply.from_doc without 'id' raises KeyError / TypeError")
 def test_tiered_reply_without_id_is_a_protocol_error() -> None:
     with pytest.raises(ProtocolError):
         Reply.from_doc({"xyxy": [], "confidence": [], "class_id": [], "class_names": []})
 
 
-@pytest.mark.xfail(strict=False, reason="tiered: an empty request body raises cv2.error in decode_jpeg (issue 16)")
 def test_tiered_empty_jpeg_is_a_protocol_error() -> None:
     with pytest.raises(ProtocolError):
         decode_jpeg(b"")
