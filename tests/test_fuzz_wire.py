@@ -130,15 +130,12 @@ def test_federated_update_fields(base: object, samples: object) -> None:
         return
 
 
-@pytest.mark.xfail(strict=False, reason="federated: base_version 1e400 (inf) overflows int()")
 def test_federated_update_with_infinite_base_version_is_a_message_error() -> None:
     with pytest.raises(MessageError):
         ModelUpdate(source="box", t_event_ns=T0, model="m", base_version=json.loads("1e400"), samples=1,
                     weights={"w": np.zeros(2, np.float32)})
 
 
-@pytest.mark.xfail(strict=False, reason="federated: decode_weights lets zipfile's NotImplementedError out "
-                                        "(found by rsu fuzz federated)")
 def test_federated_weights_with_an_unsupported_zip_version_is_a_message_error() -> None:
     from pathlib import Path
 

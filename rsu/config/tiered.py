@@ -6,41 +6,16 @@ The box side (``enabled``, ``endpoint``, ``deadline_ms``, ``offload``) wraps the
 
 from __future__ import annotations
 
-import ipaddress
-from pathlib import Path
-from typing import Any
-
 from pydantic import Field, model_validator
 
 from rsu.config.base import StrictModel
 from rsu.config.hosts import ZmqEndpoint
 from rsu.config.models import DetectorConfig
-from rsu.config.publish import CurveConfig
+from rsu.config.publish import ClientCurveConfig, CurveConfig
+from rsu.core.netsec import insecure_bind_problem, is_loopback
 
 __all__ = ["OffloadPolicyConfig", "BackoffConfig", "InferenceServerConfig", "ClientCurveConfig", "TieredConfig",
            "is_loopback", "insecure_bind_problem"]
-
-
-def is_loopback(endpoint: str) -> bool:
-    """True for ``ipc://``/``inproc://`` and for TCP on a loopback address (``localhost``, 127.0.0.0/8, ::1)."""
-    if not endpoint.startswith("tcp://"):
-        return endpoint.startswith(("ipc://", "inproc://"))
-    host = endpoint[6:].rsplit(":", 1)[0].strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # '*', an interface name or a host name: reachable from outside
-
-
-def insecure_bind_problem(bind: str, curve: Any, curve_key: str) -> str | None:
-    """Why ``bind`` must not be served without CURVE keys (``curve_key``: where to set them), or None when it
-    is loopback or has keys."""
-    if curve is not None or is_loopback(bind):
-        return None
-    return (f"bind {bind} is reachable beyond loopback and has no CURVE keys: set {curve_key} (server_secret_key, "
-            "authorized_keys; `rsu keys generate DIR` makes them) or bind to 127.0.0.1")
 
 
 class OffloadPolicyConfig(StrictModel):
@@ -86,13 +61,6 @@ class InferenceServerConfig(StrictModel):
         return self
 
 
-class ClientCurveConfig(StrictModel):
-    """The box's side of a CURVE offload link (``rsu keys generate DIR`` makes the files)."""
-
-    server_key: Path = Field(description="the inference server's public key file (server.key)")
-    client_key: Path = Field(description="this box's secret key file (NAME.key_secret), authorised on the server")
-
-
 class TieredConfig(StrictModel):
     """Tiered inference: the local detector answers, the edge server's larger model settles hard frames."""
 
@@ -104,6 +72,5 @@ class TieredConfig(StrictModel):
     max_side: int | None = Field(default=None, ge=64, description="downscale frames to this longest side first")
     offload: OffloadPolicyConfig = OffloadPolicyConfig()
     backoff: BackoffConfig = BackoffConfig()
-    curve: ClientCurveConfig | None = Field(default=None, description="needed when the server runs CURVE")
     curve: ClientCurveConfig | None = Field(default=None, description="needed when the server runs CURVE")
     server: InferenceServerConfig = InferenceServerConfig()
