@@ -1,9 +1,11 @@
 """The box's input lanes: one never-dropping safety lane, and per-key, freshness-bounded input queues.
 
 :meth:`Lanes.take` serves the safety lane first, then derived products (outputs of stages and plugins), then
-sensor inputs; within a lane the key whose oldest item arrived first. An input whose age (from when it entered
-its lane) exceeds its key's ``max_age_ns`` when it would be taken is shed and counted as stale, so the router
-always works on fresh inputs. A full input queue drops its oldest (or the arriving) item, counted, or blocks the
+sensor inputs; within a lane the key whose oldest item arrived first. An input whose age exceeds its key's
+``max_age_ns`` when it would be taken is shed and counted as stale, so the router always works on fresh inputs:
+its age since it entered its lane (the box was too slow) or since its event time on the box's wall clock (the
+source was late: a starved reader thread, a slow model). Event times more than a minute behind the clock are a
+recorded timeline (a replay without ``rebase_time``), not lateness: only the first age applies to them. A full input queue drops its oldest (or the arriving) item, counted, or blocks the
 producer (lossless inputs such as a recording played as fast as possible). While the safety lane holds more than
 ``safety_high_water`` products, sensor producers wait (back-pressure) until it is down to ``safety_low_water``.
 """
@@ -23,6 +25,9 @@ from rsu.core.envelope import Envelope, Lane
 __all__ = ["InputPolicy", "Lanes"]
 
 WhenFull = Literal["drop_oldest", "drop_newest", "block"]
+
+_ON_BOX_CLOCK = 60_000_000_000
+"""Event times at most this far behind the box's wall clock are taken as on its clock (ns)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,11 +145,13 @@ class Lanes:
             self._cond.notify_all()
             return env
         now = self._clock.monotonic_ns()
+        wall = self._clock.wall_ns()
         for lane in (Lane.DERIVED, Lane.SENSOR):
             best_key, best_t = None, None
             for key, q in self._inputs[lane].items():
                 max_age = self._policies.get(key, self._default).max_age_ns
-                while q and max_age is not None and now - q[0].t_ingest_ns > max_age:
+                while q and max_age is not None and (now - q[0].t_ingest_ns > max_age
+                                                     or max_age < wall - q[0].product.t_event_ns <= _ON_BOX_CLOCK):
                     stale = q.popleft()
                     self._unfinished -= 1
                     self._on_stale(key, stale.product)
