@@ -90,8 +90,10 @@ def _phase_config(config: Path, out: Path, port: int) -> Path:
 
 
 def measure_phase(config: Path, seconds: float, *, burners: int = 0, cwd: Path | None = None,
-                  env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Run the box on ``config`` for ``seconds`` beside ``burners`` CPU-burning processes; what a subscriber saw."""
+                  env: dict[str, str] | None = None, rsu_command: list[str] | None = None) -> dict[str, Any]:
+    """Run the box on ``config`` for ``seconds`` beside ``burners`` CPU-burning processes; what a subscriber saw.
+
+    ``rsu_command`` replaces ``[python, -m, rsu]`` (e.g. another checkout's code, for a comparison)."""
     cwd = cwd or Path.cwd()
     site = yaml.safe_load(config.read_text())["site"]["name"]
     with tempfile.TemporaryDirectory(prefix="rsu-overload-") as tmp:
@@ -101,7 +103,7 @@ def measure_phase(config: Path, seconds: float, *, burners: int = 0, cwd: Path |
         collector = _Collector(f"tcp://127.0.0.1:{port}", site)
         burn = [subprocess.Popen([sys.executable, "-c", _BURN.format(s=seconds + 30)]) for _ in range(burners)]
         try:
-            proc = subprocess.run([sys.executable, "-m", "rsu", "run", str(cfg), "--for", str(seconds),
+            proc = subprocess.run([*(rsu_command or [sys.executable, "-m", "rsu"]), "run", str(cfg), "--for", str(seconds),
                                    "--summary", str(out / "summary.json")], cwd=cwd, capture_output=True,
                                   text=True, timeout=seconds + 180, env={**os.environ, **(env or {})})
         finally:
