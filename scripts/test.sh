@@ -16,6 +16,7 @@ setup() {
   . scripts/install.sh dev,tools,litert || return 1
   .venv/bin/rsu assets fetch || return 1
   .venv/bin/rsu kafka fetch || return 1   # the broker jars (Maven Central, pinned and checksummed)
+  .venv/bin/rsu flink fetch || return 1   # the Flink Kafka connector jar (pinned and checksummed)
 }
 if ! (set -e; setup); then
   echo "test.sh: set-up failed (see above); no test ran" >&2
@@ -43,13 +44,13 @@ if [ "${RSU_TEST_FLINK:-1}" != "0" ]; then
   }
   if (set -e; flink_setup); then
     .venv-flink/bin/python -m pytest -q -m flink --junitxml=var/test-reports/flink.xml \
-      tests/test_flink_runner.py tests/test_federated_flink.py || flink=$?
+      tests/test_flink_runner.py tests/test_federated_flink.py tests/test_flink_kafka.py || flink=$?
   else
     echo "test.sh: the Flink venv could not be set up" >&2
     flink=1
   fi
 else
-  echo "test.sh: SKIPPED the Flink tests (RSU_TEST_FLINK=0): tests/test_flink_runner.py, tests/test_federated_flink.py"
+  echo "test.sh: SKIPPED the Flink tests (RSU_TEST_FLINK=0): tests/test_flink_runner.py, tests/test_federated_flink.py, tests/test_flink_kafka.py"
 fi
 
 fuzz=skipped

@@ -7,7 +7,7 @@ import json
 
 import click
 
-TARGETS = ("detector", "lstm", "fusion", "pipeline", "flink", "v2x", "zmq", "tiered", "overload")
+TARGETS = ("detector", "lstm", "fusion", "pipeline", "flink", "v2x", "zmq", "tiered", "overload", "kafka-flink")
 
 
 @click.command("bench")
@@ -17,7 +17,7 @@ TARGETS = ("detector", "lstm", "fusion", "pipeline", "flink", "v2x", "zmq", "tie
 def command(target: str, as_json: bool, quick: bool) -> None:
     """Measure TARGET against a baseline measured in the same run; print JSON."""
     try:
-        module = importlib.import_module(f"rsu.bench.{target}")
+        module = importlib.import_module(f"rsu.bench.{target.replace('-', '_')}")
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.startswith("rsu.bench"):
             raise click.ClickException(f"benchmark {target!r} is not available in this build") from None

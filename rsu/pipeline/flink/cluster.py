@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -184,6 +185,11 @@ class StandaloneCluster:
         subprocess.run(self._script("taskmanager.sh") + ["stop-all"], env=self._env(), capture_output=True,
                        timeout=timeout)
         subprocess.run(self._script("stop-cluster.sh"), env=self._env(), capture_output=True, timeout=timeout)
+        end = time.monotonic() + 10.0
+        while self.taskmanager_pids() and time.monotonic() < end:
+            time.sleep(0.2)
+        for pid in self.taskmanager_pids():  # still there after the scripts' SIGTERM and 10 s
+            os.kill(pid, signal.SIGKILL)
 
     def __enter__(self) -> StandaloneCluster:
         return self.start()
