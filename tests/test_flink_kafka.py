@@ -197,3 +197,42 @@ def test_taskmanager_killed_mid_stream_every_result_exactly_once(sites, broker, 
         client2.cancel().result()
     cluster.add_taskmanager()
     assert cluster.wait_taskmanagers(2, WAIT_S)
+
+
+def test_result_source_hands_on_products_and_skips_bad_records(broker) -> None:  # noqa: ANN001
+    """The box-side reader of the result topics: decoded SDK products to ``emit``; a record that is not a v1
+    envelope, or of an unknown schema, is counted and skipped without stopping it."""
+    import threading
+
+    from confluent_kafka import Producer
+    from rsu_sdk import Prediction
+
+    from rsu.pipeline.flink.consumer import ResultSource
+    from rsu.pipeline.flink.records import RecordError, from_envelope, to_envelope
+
+    topic = f"out-{uuid.uuid4().hex[:6]}.fault"
+    good = [Prediction(source="fault_prediction", t_event_ns=1_000 + i, device=f"d{i % 2}", model="m",
+                       score=i / 10) for i in range(5)]
+    producer = Producer({"bootstrap.servers": broker.bootstrap})
+    for i, p in enumerate(good):
+        producer.produce(topic, to_envelope(p, "plant", i + 1, "b").encode())
+        if i == 2:
+            producer.produce(topic, b"{not json")
+            producer.produce(topic, b'{"schema": "rsu.nothing/9", "t_event": 1}')
+    assert producer.flush(60) == 0
+    del producer
+    with pytest.raises(RecordError, match=r"where: schema 'rsu.nothing/9' is not one of"):
+        from_envelope(b'{"schema": "rsu.nothing/9"}', "where")
+    got: list[Any] = []
+    stop = threading.Event()
+    source = ResultSource("results", broker.bootstrap, [topic])
+    thread = threading.Thread(target=source.run, args=(got.append, stop), daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: len(got) == len(good) and source.stats().get("bad", 0) == 2, "5 products, 2 bad", WAIT_S,
+                 lambda: str(source.stats()))
+    finally:
+        stop.set()
+        thread.join(30)
+    assert sorted(got, key=lambda p: p.t_event_ns) == good  # two partitions: order holds per partition
+    assert source.stats()["received"] == 5 and source.stats()["per_topic"] == {topic: 5}
