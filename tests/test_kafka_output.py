@@ -7,10 +7,9 @@ One broker per test session (``kafka_broker``); each test uses its own topic pre
 from __future__ import annotations
 
 import json
-import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,32 +20,12 @@ from rsu_sdk import Alarm, FusedObject, HealthEvent, ObjectList, Prediction, Sen
 
 from rsu.config.kafka import KafkaConfig
 from rsu.config.publish import ZmqConfig
-from rsu.kafka.broker import KafkaBroker, free_port, running_broker
-from rsu.kafka.jars import libs_dir, pinned
+from rsu.kafka.broker import KafkaBroker, free_port
 from rsu.publish import ZmqPublisher, publish_product
 from rsu.publish.kafka_output import BODY_HEADER, KafkaOutput, kafka_topic
 
 T = 1_767_225_600_000_000_000
 WAIT_S = 120.0  # generous: the machine may be loaded; nothing here measures time
-
-
-def _why_no_broker() -> str | None:
-    if shutil.which("java") is None:
-        return "no Java 17 on PATH: the Kafka broker cannot run"
-    libs = libs_dir()
-    missing = [n for n in pinned() if not (libs / n).is_file()]
-    if missing:
-        return f"Kafka jars not fetched ({libs}): run `rsu kafka fetch`"
-    return None
-
-
-@pytest.fixture(scope="session")
-def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
-    reason = _why_no_broker()
-    if reason:
-        pytest.skip(reason)
-    with running_broker(tmp_path_factory.mktemp("kafka-broker"), partitions=3) as broker:
-        yield broker
 
 
 def wait_for(cond: Callable[[], bool], what: str, timeout: float = WAIT_S) -> None:

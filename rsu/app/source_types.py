@@ -70,8 +70,8 @@ def build_sources(cfg: Any, base_dir: Path, table: dict[str, SourceSpec],
             continue
         try:
             if spec.build is not None:
-                out.append((src, spec.build(src if src.type in _BUILTIN_READINGS else dict(src.model_extra or {}),
-                                            base_dir)))
+                settings = src if src.type in _BUILTIN_READINGS else {"id": src.id, **(src.model_extra or {})}
+                out.append((src, spec.build(settings, base_dir)))
             else:
                 out.append((src, PluginSource(src.id, spec, dict(src.model_extra or {}))))
         except (OSError, ValueError, RsuError) as exc:

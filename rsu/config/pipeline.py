@@ -26,6 +26,7 @@ class QueueConfig(StrictModel):
 DEFAULT_MAX_AGE_MS: dict[str, float] = {
     "camera": 500.0, "ars408": 300.0, "radar_udp": 300.0, "replay": 500.0,
     "sensor_replay": 2_000.0, "air_station": 2_000.0, "plugin": 1_000.0,
+    "flink_results": 30_000.0,  # results become visible at the job's checkpoints (transactions), seconds apart
 }
 """Default maximum age of a source's inputs by source type (``plugin``: every type a plugin registers)."""
 

@@ -29,7 +29,10 @@ __all__ = [
 
 log = logging.getLogger("rsu.plugins")
 
-BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (("rsu-sources", "rsu.sources.builtin:BuiltinSources"),)
+BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
+    ("rsu-sources", "rsu.sources.builtin:BuiltinSources"),
+    ("rsu-flink-results", "rsu.pipeline.flink.results_source:FlinkResults"),
+)
 """``(name, "module:attr")`` of plugins shipped inside ``rsu`` itself, loaded like entry points and always
 enabled: the host registers its own source types through the same hook as third parties.
 

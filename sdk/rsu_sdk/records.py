@@ -26,7 +26,8 @@ class SourceSpec:
     :param open: called with the source's settings (a mapping) and a stop flag (a callable
         returning True once the host shuts down); yields products until the input ends.
     :param config_schema: JSON Schema of the source's settings, or None to accept any.
-    :param build: called with the source's settings and the folder relative paths are taken from; returns an
+    :param build: called with the source's settings (a mapping with its ``id`` added; the host's own types get
+        their validated config) and the folder relative paths are taken from; returns an
         object with ``id``, ``run(emit, stop)`` (blocks until the ``threading.Event`` ``stop`` is set or the
         input ends, handing each product to ``emit``, reconnecting on its own) and ``stats() -> dict``.
         Raise ``ValueError`` or :class:`~rsu_sdk.RsuError` naming what is wrong for a source that cannot be
