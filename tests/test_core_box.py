@@ -218,3 +218,29 @@ def test_a_crashing_source_is_restarted_with_backoff_and_reported() -> None:
     assert [d.status for d in downs] == ["down", "down"] and "bad sector 1" in downs[0].message
     assert [p.t_event_ns - T0 for p, _ in sink.got if isinstance(p, SensorReading)] == [0, 1, 2]
     assert box.summary()["sources"]["flaky"]["service"]["restarts"] == 2
+
+
+def test_readiness_says_so_while_a_crashed_source_waits_for_its_restart() -> None:
+    from rsu.metrics.health import readiness
+
+    class Dies:
+        id = "dies"
+
+        def __init__(self) -> None:
+            self.runs = 0
+
+        def run(self, emit: Any, stop: threading.Event) -> None:
+            self.runs += 1
+            raise RuntimeError("bus gone")
+
+        def stats(self) -> dict[str, Any]:
+            return {"up": True}
+
+    box = Box(sources=[Dies()], sink=ListSink(), restart_backoff_s=3600.0)
+    box.start()
+    try:
+        wait_for(lambda: box.source_services[0].state == "restarting", 30, "the crash")
+        check = readiness(box)
+        assert not check.ok and check.checks["sources"] == {"crashed, restarting": ["dies"]}
+    finally:
+        box.stop()

@@ -1,7 +1,8 @@
 """Liveness (``/healthz``) and readiness (``/readyz``) of a running box.
 
 - live: the process answers and the router thread (sources -> stages -> outputs) is alive.
-- ready: live, every source opened (a camera that streamed at least once, a replay that started), every
+- ready: live, every source opened (a camera that streamed at least once, a replay that started) and none
+  crashed and waiting to be restarted, every
   enabled plugin started and not disabled, the publisher bound, and the box not stopping.
 """
 
@@ -46,14 +47,16 @@ def readiness(box: Any) -> Check:
     stopping = box.stop_event.is_set()
     checks["stopping"] = stopping
     waiting = [s.id for s in box.sources if not source_opened(_stats(s))]
-    checks["sources"] = "opened" if not waiting else {"not opened": waiting}
+    down = [svc.source.id for svc in box.source_services if svc.state == "restarting"]
+    checks["sources"] = "opened" if not waiting and not down else \
+        {**({"not opened": waiting} if waiting else {}), **({"crashed, restarting": down} if down else {})}
     sink = box.sink
     plugins = sink.plugins.stats() if hasattr(sink, "plugins") else {}
     not_running = {n: p.get("status") for n, p in plugins.items() if p.get("status") != "running"}
     checks["plugins"] = "started" if not not_running else not_running
     endpoint = getattr(getattr(sink, "publisher", None), "endpoint", None)
     checks["publisher"] = endpoint or "not bound"
-    ok = live and not stopping and not waiting and not not_running and bool(endpoint)
+    ok = live and not stopping and not waiting and not down and not not_running and bool(endpoint)
     return Check(ok=ok, checks=checks)
 
 
