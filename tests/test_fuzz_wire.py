@@ -178,10 +178,11 @@ def test_tap_deeply_nested_payload_is_a_bad_message() -> None:
         render([b"rsu/s/objects", b"[" * 100_000 + b"]" * 100_000], {})
 
 
-def test_cpm_decoder_rejects_with_its_own_error(cpm_decode) -> None:
+@pytest.mark.parametrize("name", ["cpm-normally-small-length", "cpm-choice-without-jer-form"])
+def test_cpm_decoder_rejects_with_its_own_error(cpm_decode, name: str) -> None:
     from pathlib import Path
 
-    crash = Path(__file__).parent / "fuzz_corpus" / "known" / "cpm-normally-small-length"
+    crash = Path(__file__).parent / "fuzz_corpus" / "known" / name
     try:
         cpm_decode(crash.read_bytes())
     except ValueError as exc:

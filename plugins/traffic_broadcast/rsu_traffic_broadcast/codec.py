@@ -200,8 +200,16 @@ def from_json(doc: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def decode_json(body: bytes) -> dict[str, Any]:
-    """UPER bytes -> JER JSON mapping (what ``rsu tap`` prints for ``encoding: cpm-uper``)."""
-    return to_json(decode(body))
+    """UPER bytes -> JER JSON mapping (what ``rsu tap`` prints for ``encoding: cpm-uper``).
+
+    :raises CpmCodecError: not a CPM, or one whose decoded value has no JER form (an unknown CHOICE
+        alternative decodes as ``(None, None)``; found by ``rsu fuzz cpm``).
+    """
+    cpm = decode(body)
+    try:
+        return to_json(cpm)
+    except (asn1tools.Error, KeyError, TypeError, ValueError, NotImplementedError) as exc:
+        raise CpmCodecError(f"CPM ({len(body)} bytes) has no JER form: {type(exc).__name__}: {exc}") from None
 
 
 def encode_json(doc: Mapping[str, Any]) -> bytes:
