@@ -373,4 +373,4 @@ def test_plugin_source_kinds_are_known_and_their_settings_checked(tmp_path: Path
     assert problems[:2] == ["sources[0].port: required key is missing",
                             "sources[0].prot: unknown key; did you mean port?"]
     assert problems[2].startswith("sources[1].type: unknown source type 'lidar'; known: camera,")
-    assert "sensor_replay, weather (" in problems[2]
+    assert "sensor_replay, flink_results, weather (" in problems[2]  # the host's types, then the plugins'
