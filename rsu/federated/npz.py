@@ -9,6 +9,7 @@ header promised. No pickles (object dtypes are refused), no allocation beyond th
 from __future__ import annotations
 
 import io
+import tokenize
 import zipfile
 import zlib
 from collections.abc import Mapping
@@ -45,7 +46,8 @@ def _read_header(fh: io.BufferedIOBase, name: str) -> tuple[tuple[int, ...], boo
             raise NpzError(f"member {name!r}: unsupported .npy version {version}")
     except NpzError:
         raise
-    except (ValueError, SyntaxError, TypeError) as exc:
+    except (ValueError, SyntaxError, TypeError, tokenize.TokenError, RecursionError, MemoryError) as exc:
+        # numpy parses the header text with tokenize/ast: a garbled one raises TokenError (found by rsu fuzz)
         raise NpzError(f"member {name!r}: not an .npy header ({exc})") from None
     return tuple(int(s) for s in shape), bool(fortran), np.dtype(dtype)
 
