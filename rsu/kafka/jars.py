@@ -8,7 +8,6 @@ digest fails the fetch, naming the jar, and nothing is installed.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import subprocess
 import tempfile
@@ -17,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rsu.assets.paths import assets_dir
+from rsu.core.digest import sha256_file
 
 __all__ = ["POM", "CHECKSUMS", "JarsError", "kafka_version", "libs_dir", "pinned", "verify", "fetch",
            "write_checksums", "sha256_file"]
@@ -31,14 +31,6 @@ Progress = Callable[[str], None]
 
 class JarsError(RuntimeError):
     """The jars are absent, do not match the pinned list, or could not be fetched; the message says which."""
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def kafka_version(pom: Path = POM) -> str:
