@@ -39,7 +39,9 @@ def test_dashboard_shows_live_frames_map_and_plugins(box: Any, tmp_path: Path, r
     try:
         browser.call("Page.navigate", url=url)
         browser.wait_until("document.body.dataset.live === '1'", 30)
-        browser.wait_until("[...document.querySelectorAll('.cam img')].every(i => i.naturalWidth > 0)", 10)
+        # every camera card shows a decoded frame (a shown frame is only ever replaced by a decoded one)
+        browser.wait_until("(c => c.length === 2 && c.every(i => i.naturalWidth > 0))("
+                           "[...document.querySelectorAll('.cam img')])", 30)
         info = browser.evaluate("""JSON.stringify({
             cams: [...document.querySelectorAll('.cam h2')].map(e => e.textContent),
             imgs: [...document.querySelectorAll('.cam img')].map(i => [i.naturalWidth, i.naturalHeight]),

@@ -55,9 +55,6 @@ function ensureCamera(cam) {
   card.appendChild(meta);
   el("cameras").appendChild(card);
   const entry = { img, meta, url: cam.frame_url, loading: false, loaded: 0 };
-  img.addEventListener("load", () => { entry.loading = false; entry.loaded += 1; framesShown += 1;
-                                       setTimeout(() => refreshFrame(entry), FRAME_MS); });
-  img.addEventListener("error", () => { entry.loading = false; setTimeout(() => refreshFrame(entry), 1000); });
   cams.set(cam.id, entry);
   refreshFrame(entry);
   return entry;
@@ -65,10 +62,21 @@ function ensureCamera(cam) {
 
 function refreshFrame(entry) {
   // Frames are encoded on request only: nothing is fetched while the page is hidden.
+  // The next frame loads off-screen and replaces the shown one only once decoded, so the view never blanks
+  // while a frame is in flight or when one request fails.
   if (entry.loading) return;
   if (document.visibilityState === "hidden") { setTimeout(() => refreshFrame(entry), 1000); return; }
   entry.loading = true;
-  entry.img.src = entry.url + "?t=" + Date.now();
+  const next = new Image();
+  next.alt = entry.img.alt;
+  next.addEventListener("load", () => {
+    entry.img.replaceWith(next);
+    entry.img = next;
+    entry.loading = false; entry.loaded += 1; framesShown += 1;
+    setTimeout(() => refreshFrame(entry), FRAME_MS);
+  });
+  next.addEventListener("error", () => { entry.loading = false; setTimeout(() => refreshFrame(entry), 1000); });
+  next.src = entry.url + "?t=" + Date.now();
 }
 
 function renderCameras(state) {
