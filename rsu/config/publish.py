@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from rsu.config.base import StrictModel
 from rsu.config.hosts import ZmqEndpoint
 from rsu.config.kafka import KafkaConfig
 from rsu.config.uplink import UplinkConfig
+from rsu.core.netsec import insecure_bind_problem
 
 
 class CurveConfig(StrictModel):
@@ -40,6 +41,13 @@ class ZmqConfig(StrictModel):
     )
     linger_ms: int = Field(default=500, ge=0, description="how long close() waits to flush queued messages")
     curve: CurveConfig | None = None
+
+    @model_validator(mode="after")
+    def _secure_beyond_loopback(self) -> ZmqConfig:
+        problem = insecure_bind_problem(self.endpoint, self.curve, "publish.zmq.curve")
+        if problem:
+            raise ValueError(problem)
+        return self
 
 
 class PublishConfig(StrictModel):

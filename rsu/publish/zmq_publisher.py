@@ -23,7 +23,6 @@ tells one run of the box from the next, so ``(boot, seq)`` is gap-free per topic
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
 import threading
@@ -36,6 +35,7 @@ from typing import Any
 import zmq
 
 from rsu.config.publish import ZmqConfig
+from rsu.core.netsec import insecure_bind_problem
 from rsu.publish.envelope import (  # noqa: F401 - _check_time and _encode_data are shared with kafka_output
     PROCESS_BOOT,
     _check_time,
@@ -60,18 +60,6 @@ _SITE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 def _always() -> bool:
     return True
-
-
-def _is_loopback(endpoint: str) -> bool:
-    if not endpoint.startswith("tcp://"):
-        return True
-    host = endpoint[6:].rsplit(":", 1)[0].strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _shutdown(sock: zmq.Socket, auth: Any, ctx: zmq.Context, own_context: bool, peers: PeerTracker) -> None:
@@ -138,6 +126,9 @@ class ZmqPublisher:
 
     def _open(self) -> zmq.Socket:
         cfg = self.config
+        problem = insecure_bind_problem(cfg.endpoint, cfg.curve, "publish.zmq.curve")
+        if problem:  # the same rule as every server of the box (docs/security.md); nothing is bound
+            raise PublishError(f"publish.zmq.endpoint: {problem}")
         sock = self._ctx.socket(zmq.XPUB)
         try:
             sock.setsockopt(zmq.LINGER, cfg.linger_ms)
@@ -159,8 +150,6 @@ class ZmqPublisher:
             raise
         self._endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
         self.peers = PeerTracker(sock)  # which kernel connections are this socket's subscribers
-        if cfg.curve is None and not _is_loopback(self._endpoint):
-            log.warning("publishing on %s beyond loopback without CURVE (publish.zmq.curve)", self._endpoint)
         log.info("publishing on %s (CURVE %s, send_hwm %d)", self._endpoint,
                  "on" if cfg.curve else "off", cfg.send_hwm)
         return sock
