@@ -1,5 +1,6 @@
-"""``rsu keys generate|client|revoke|token``: CURVE key pairs for the box's ZeroMQ servers (the bus,
-``rsu serve-inference``, ``rsu federate serve``) and the web server's token (docs/security.md)."""
+"""``rsu keys generate|client|revoke|token|tls|tls-client``: CURVE key pairs for the box's ZeroMQ servers (the
+bus, ``rsu serve-inference``, ``rsu federate serve``), the web server's token and its TLS certificates
+(docs/security.md)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import click
 
 @click.group("keys")
 def command() -> None:
-    """CURVE keys (bus, inference server, aggregator) and the web token: encrypt, admit only authorised clients."""
+    """CURVE keys (bus, inference server, aggregator), the web token and TLS certificates: encrypt, admit only
+    authorised clients."""
 
 
 @command.command("generate")
@@ -100,3 +102,56 @@ def token_cmd(file: Path, force: bool) -> None:
     click.echo(f"wrote {file} (mode 0600)\nconfig:\nweb:\n  token_file: {file.resolve()}\n"
                f"browser: open http://HOST:PORT/?token=$(cat {file}) once; scripts: "
                "Authorization: Bearer $(cat FILE)")
+
+
+def _tls_name_ok(name: str) -> None:
+    if not name or "/" in name or name.startswith(".") or name in ("ca", "server"):
+        raise click.UsageError(f"invalid client name {name!r}; use a plain file name other than 'ca' and 'server'")
+
+
+@command.command("tls")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--host", "hosts", multiple=True, metavar="NAME",
+              help="A host name or address the box is reached at (repeatable; localhost and 127.0.0.1 always).")
+@click.option("--client", "clients", multiple=True, metavar="NAME", help="A client certificate to issue (repeatable).")
+@click.option("--days", default=825, show_default=True, type=click.IntRange(1, 3650), help="Validity.")
+@click.option("--force", is_flag=True, help="Make a new CA and server certificate (rotation: every client needs "
+                                            "a new certificate).")
+def tls_cmd(folder: Path, hosts: tuple[str, ...], clients: tuple[str, ...], days: int, force: bool) -> None:
+    """Write a private CA, the web server's certificate and client certificates into FOLDER (keys mode 0600)."""
+    from rsu.web.certs import generate_tls
+
+    for name in clients:
+        _tls_name_ok(name)
+    try:
+        files = generate_tls(folder, hosts, clients, days=days, force=force)
+    except (FileExistsError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    root = folder.resolve()
+    click.echo(f"wrote {files.ca_cert} (the CA: clients trust it for the server; web.tls.client_ca) and "
+               f"{files.ca_key} (mode 0600: issues certificates, keep it off the box if you can)")
+    click.echo(f"wrote {files.server_cert} and {files.server_key} (the server's certificate and key)")
+    for name, (cert, key, p12) in files.clients.items():
+        click.echo(f"wrote {cert}, {key} and {p12} (client {name!r}: give them to that client only)")
+    click.echo(f"\nconfig:\nweb:\n  tls:\n    cert: {root / 'server.crt'}\n    key: {root / 'server.key'}\n"
+               f"    client_ca: {root / 'ca.crt'}    # omit to serve HTTPS without client certificates\n")
+    click.echo(f"try: curl --cacert {root / 'ca.crt'} --cert CLIENT.crt --key CLIENT.key https://HOST:PORT/api/state")
+
+
+@command.command("tls-client")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("name")
+@click.option("--days", default=825, show_default=True, type=click.IntRange(1, 3650), help="Validity.")
+@click.option("--force", is_flag=True, help="Reissue that client's certificate and key.")
+def tls_client_cmd(folder: Path, name: str, days: int, force: bool) -> None:
+    """Issue one more client certificate with the CA in FOLDER (no restart needed: the server trusts the CA)."""
+    from rsu.web.certs import add_tls_client
+
+    _tls_name_ok(name)
+    try:
+        cert, key, p12 = add_tls_client(folder, name, days=days, force=force)
+    except FileExistsError as exc:
+        raise click.ClickException(str(exc)) from None
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"{folder}: no CA made by `rsu keys tls` ({exc})") from None
+    click.echo(f"wrote {cert}, {key} and {p12} (client {name!r}: give them to that client only)")

@@ -1,6 +1,6 @@
 """The network security rule every server of the box follows (the bus, ``rsu serve-inference``, ``rsu federate
 serve``, the web server): loopback is open to local processes; anything reachable beyond loopback needs keys
-(CURVE) or a token, and start-up is refused otherwise. Pure functions, standard library only.
+(CURVE), a token or client certificates (TLS), and start-up is refused otherwise. Pure functions, standard library only.
 """
 
 from __future__ import annotations
@@ -49,4 +49,4 @@ def insecure_host_problem(host: str, has_auth: bool, auth_key: str) -> str | Non
     if has_auth or is_loopback_host(host):
         return None
     return (f"host {host} is reachable beyond loopback and has no authentication: set {auth_key} "
-            "(`rsu keys token FILE` makes one) or listen on 127.0.0.1")
+            "(`rsu keys token FILE` makes a token, `rsu keys tls DIR` a CA and certificates) or listen on 127.0.0.1")

@@ -37,8 +37,9 @@ def load_token(path: str | Path) -> str:
 class TokenAuth:
     """Checks a WSGI request for ``token``."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, *, secure: bool = False) -> None:
         self._token = token.encode("ascii")
+        self._flags = "; Secure" if secure else ""  # over TLS the browser never sends the cookie in clear
 
     def _ok(self, candidate: str | None) -> bool:
         if not candidate:
@@ -67,7 +68,7 @@ class TokenAuth:
             location = quote(environ.get("PATH_INFO", "/")) + (f"?{rest}" if rest else "")
             return 303, b"", "text/plain", {
                 "Location": location,
-                "Set-Cookie": f"{COOKIE}={self._token.decode()}; Path=/; HttpOnly; SameSite=Strict"}
+                "Set-Cookie": f"{COOKIE}={self._token.decode()}; Path=/; HttpOnly; SameSite=Strict{self._flags}"}
         body = json.dumps({"error": "unauthorised: send Authorization: Bearer TOKEN (web.token_file) or open "
                                     "/?token=TOKEN once in the browser"}).encode()
         return 401, body, "application/json", {"WWW-Authenticate": 'Bearer realm="rsu"'}

@@ -7,7 +7,9 @@ half-open or slow connections hold no thread; at most ``max_connections`` are op
 ``idle_timeout_s``; responses are written by the loop, not by the request threads.
 
 Authentication (:mod:`rsu.web.auth`): with a token every request needs it (``Authorization: Bearer``, the
-``rsu_token`` cookie, or ``?token=`` once, which sets the cookie); a host beyond loopback without a token is
+``rsu_token`` cookie, or ``?token=`` once, which sets the cookie). TLS (:mod:`rsu.web.tls`, ``web.tls``): the
+port speaks HTTPS only, optionally requiring a client certificate; waitress then listens on a private Unix
+socket behind the TLS front. A host beyond loopback with neither a token nor required client certificates is
 refused before anything is bound.
 """
 
@@ -16,7 +18,10 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 import socket
+import ssl
+import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -163,35 +168,52 @@ def _bind(host: str, port: int) -> socket.socket:
 class WebServer:
     """Binds at construction (so a taken port is a start-up error), serves on a thread after :meth:`start`.
 
-    :param token: the shared secret every request must present; required beyond loopback.
-    :raises InsecureHostError: ``host`` is beyond loopback and there is no token (nothing is bound).
+    :param token: the shared secret every request must present.
+    :param tls: a server context (:func:`rsu.web.tls.server_context`): HTTPS only on ``port``; with
+        ``client_certs`` (the context requires a client certificate) no token is needed beyond loopback.
+    :raises InsecureHostError: ``host`` is beyond loopback with neither a token nor client certificates
+        (nothing is bound).
     """
 
     def __init__(self, app: WebApp, host: str = "127.0.0.1", port: int = 8080, *, token: str | None = None,
-                 limits: WebLimits = WebLimits()) -> None:
+                 limits: WebLimits = WebLimits(), tls: ssl.SSLContext | None = None) -> None:
         from waitress.server import create_server
 
-        problem = insecure_host_problem(host, token is not None, "web.token_file")
+        self.client_certs = tls is not None and tls.verify_mode == ssl.CERT_REQUIRED
+        problem = insecure_host_problem(host, token is not None or self.client_certs,
+                                        "web.token_file or web.tls.client_ca")
         if problem:
             raise InsecureHostError(f"web: {problem}")
-        self.wsgi = _Wsgi(app, TokenAuth(token) if token is not None else None)
+        self.wsgi = _Wsgi(app, TokenAuth(token, secure=tls is not None) if token is not None else None)
         self._sock = _bind(host, port)
         self.host = host
         self.port = int(self._sock.getsockname()[1])
+        self.tls = tls is not None
+        self._private: str | None = None
+        self._front: Any = None
+        where: dict[str, Any] = {"sockets": [self._sock]}
+        if tls is not None:  # waitress behind the TLS front, on a socket only this user can open
+            from rsu.web.tls import TlsFront
+
+            self._private = tempfile.mkdtemp(prefix="rsu-web-")
+            backend = f"{self._private}/http.sock"
+            self._front = TlsFront(self._sock, tls, backend, max_connections=limits.max_connections,
+                                   handshake_timeout_s=limits.idle_timeout_s)
+            where = {"unix_socket": backend, "unix_socket_perms": "600"}
         self._map: dict[int, Any] = {}
         self._server = create_server(
-            self.wsgi, map=self._map, sockets=[self._sock], threads=limits.threads,
+            self.wsgi, map=self._map, threads=limits.threads,
             connection_limit=limits.max_connections, channel_timeout=limits.idle_timeout_s,
             cleanup_interval=max(1, int(limits.idle_timeout_s / 3)), max_request_header_size=limits.max_header_bytes,
             max_request_body_size=64 * 1024, ident="rsu", expose_tracebacks=False, asyncore_use_poll=True,
-            clear_untrusted_proxy_headers=True)
+            clear_untrusted_proxy_headers=True, **where)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}/"
 
     def _loop(self) -> None:
         loop = self._server.asyncore.loop
@@ -205,9 +227,13 @@ class WebServer:
         if self._thread is None:
             self._thread = threading.Thread(target=self._loop, name="web", daemon=True)
             self._thread.start()
+            if self._front is not None:
+                self._front.start()
 
     def close(self) -> None:
         """Stop serving and release the port; idempotent."""
+        if self._front is not None:
+            self._front.close()
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5)
@@ -220,3 +246,5 @@ class WebServer:
         self._map.clear()
         self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
         self._sock.close()
+        if self._private is not None:
+            shutil.rmtree(self._private, ignore_errors=True)

@@ -68,9 +68,12 @@ def attach(built: Any) -> Observability:
     from rsu.web.auth import load_token
     from rsu.web.server import InsecureHostError, WebApp, WebLimits, WebServer
 
+    from rsu.web.tls import TlsSettingsError, server_context
+
     try:
         token = load_token(web.token_file) if web.token_file is not None else None
-    except ValueError as exc:
+        tls = None if web.tls is None else server_context(web.tls.cert, web.tls.key, web.tls.client_ca)
+    except (ValueError, TlsSettingsError) as exc:
         raise WebStartError(str(exc)) from None
 
     app = WebApp(liveness=lambda: liveness(box), readiness=lambda: readiness(box))
@@ -98,12 +101,13 @@ def attach(built: Any) -> Observability:
     limits = WebLimits(threads=web.threads, max_connections=web.max_connections, idle_timeout_s=web.idle_timeout_s,
                        max_header_bytes=web.max_header_bytes)
     try:
-        obs.server = WebServer(app, web.host, web.port, token=token, limits=limits)
+        obs.server = WebServer(app, web.host, web.port, token=token, limits=limits, tls=tls)
     except InsecureHostError as exc:
         raise WebStartError(str(exc)) from None
     except OSError as exc:
         raise WebStartError(f"web: cannot listen on {web.host}:{web.port}: {exc.strerror or exc}") from None
     what = "dashboard" if web.dashboard else "web server"
-    built.notes.append(f"{what} on {obs.server.url} ({'token required' if token else 'loopback, no token'}; metrics: {obs.server.url}metrics, "
-                       f"health: {obs.server.url}healthz, {obs.server.url}readyz)")
+    auth = [a for a, on in (("client certificate", obs.server.client_certs), ("token", token)) if on]
+    built.notes.append(f"{what} on {obs.server.url} ({' and '.join(auth) + ' required' if auth else 'loopback, no token'}; "
+                       f"metrics: {obs.server.url}metrics, health: {obs.server.url}healthz, {obs.server.url}readyz)")
     return obs
