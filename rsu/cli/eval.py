@@ -13,12 +13,14 @@ SCENARIO_EVALS: dict[str, str] = {"intersection": "rsu.eval.intersection:run_sce
 """Scenario name -> ``module:function(seconds, seed, out) -> dict``; other scenarios register here."""
 SCENARIO_SECONDS: dict[str, float] = {"furnace": 86_400.0}
 """Default ``--seconds`` per scenario (60 when absent)."""
+EVAL_COMMANDS: dict[str, str] = {"detector": "rsu.cli.eval:detector_command"}
+"""``rsu eval NAME ...`` evaluations with options of their own -> ``module:click command``; others register here."""
 
 
-def _scenario_eval(name: str) -> Any:
+def _scenario_eval(name: str, table: dict[str, str] = SCENARIO_EVALS) -> Any:
     import importlib
 
-    module, func = SCENARIO_EVALS[name].split(":")
+    module, func = table[name].split(":")
     return getattr(importlib.import_module(module), func)
 
 
@@ -52,7 +54,18 @@ def _hazard_names(value: str) -> tuple[str, ...]:
     return names
 
 
-@click.command("eval")
+class _EvalCommand(click.Command):
+    """``rsu eval TARGET [OUTPUT]``, or ``rsu eval NAME ...`` handed to the command of :data:`EVAL_COMMANDS`."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        if args and args[0] in EVAL_COMMANDS:
+            sub = _scenario_eval(args[0], EVAL_COMMANDS)
+            return sub.make_context(f"{info_name} {args[0]}", args[1:], parent=parent, **extra)
+        return super().make_context(info_name, args, parent=parent, **extra)
+
+
+@click.command("eval", cls=_EvalCommand)
 @click.argument("target")
 @click.argument("output", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--seconds", type=float, default=None, help="Scenario mode: seconds to simulate.")
@@ -71,7 +84,8 @@ def command(target: str, output: Path | None, seconds: float | None, seed: int, 
             max_distance: float, as_json: bool, details: bool, hazards: str | None) -> None:
     """Score a run. TARGET OUTPUT: ground truth (a truth.jsonl or a recording folder) against the tracked
     objects of a run (JSONL of rsu.objects/1 records). TARGET alone: a scenario (intersection) to
-    simulate, run fused / camera-only / radar-only, and score."""
+    simulate, run fused / camera-only / radar-only, and score. `rsu eval detector --help`: a detector
+    against teacher labels (mAP)."""
     if hazards is not None and (output is not None or target != "intersection"):
         raise click.UsageError("--hazards applies to the intersection scenario only")
     if output is not None:
@@ -103,3 +117,59 @@ def command(target: str, output: Path | None, seconds: float | None, seed: int, 
             if isinstance(value, dict):
                 value.pop("stats", None)
     _print(result, as_json)
+
+
+class _UserError(click.ClickException):
+    exit_code = 2
+
+
+@click.command("detector")
+@click.option("--model", "model", required=True,
+              help="FP32 student (reported as fp32): an .onnx/.tflite file or model name; or a `rsu model distill` "
+                   "output folder or its record.json, which gives both the FP32 and the INT8 model.")
+@click.option("--int8", "int8", default=None, help="INT8 student (reported as int8).")
+@click.option("--truth", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Teacher label file (labels.json, rsu-teacher-labels/1); default: the record's.")
+@click.option("--split", default="held_out", show_default=True, help="Frames of this split of the labels.")
+@click.option("--teacher", default="nanodet-m", show_default=True,
+              help="Teacher for the ceiling (on mirrored frames) and the speed baseline.")
+@click.option("--no-ceiling", is_flag=True, help="Skip the teacher: no ceiling_map50, no teacher_ms_per_frame.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Intra-op threads of every model.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def detector_command(model: str, int8: str | None, truth: Path | None, split: str, teacher: str, no_ceiling: bool,
+                     threads: int | None, as_json: bool) -> None:
+    """mAP50 and mAP50-95 of a student detector (FP32, INT8) against teacher labels of held-out frames,
+    the teacher's agreement with itself on mirrored frames (ceiling), and ms per frame of each, interleaved."""
+    from rsu.core.errors import ModelError
+    from rsu.eval.detector import TruthError, evaluate_detector, models_from_record
+
+    def progress(line: str) -> None:
+        click.echo(f"eval detector: {line}", err=True)
+
+    try:
+        path = Path(model).expanduser()
+        models: dict[str, str | Path] = {"fp32": model}
+        if path.is_dir() or path.suffix.lower() == ".json":
+            found, record_truth = models_from_record(path)
+            models, truth = dict(found), truth or record_truth
+        if int8 is not None:
+            models["int8"] = int8
+        if truth is None:
+            raise _UserError("--truth: give the teacher label file (labels.json)")
+        result = evaluate_detector(truth, models, split=split, teacher=teacher, ceiling=not no_ceiling,
+                                   threads=threads, progress=progress)
+    except (TruthError, ModelError, ModuleNotFoundError) as exc:
+        raise _UserError(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(result, separators=(",", ":")))
+        return
+    click.echo(f"{result['truth']} ({result['split']}): {result['frames']} frames, {result['boxes']} boxes, "
+               f"classes {', '.join(result['classes'])}")
+    for name in [*models, "ceiling"]:
+        if isinstance(result.get(name), dict):
+            m = result[name]
+            ms = m.get("ms_per_frame", result["teacher_ms_per_frame"])
+            click.echo(f"{name:>8}: mAP50 {m['map50']}  mAP50-95 {m['map50_95']}  {ms} ms/frame  ({m['model']})")
+    ratios = ", ".join(f"{k} {v}" for k, v in result["ratios"].items() if v is not None)
+    if ratios:
+        click.echo(f"  ratios: {ratios}")
