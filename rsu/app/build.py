@@ -90,7 +90,7 @@ def _stages(cfg: RsuConfig, *, emit_as: Callable[[str], Callable[[Product], None
     from rsu.app.perception import detector_stage
     from rsu.pipeline.assemble import operator_stage, operators_from_config
 
-    workers = [s for s in [detector_stage(cfg, problems, services)] if s is not None]
+    workers = [s for s in [detector_stage(cfg, problems, services, emit_as)] if s is not None]
     inline: list[Any] = []
     fault = fault_prediction(cfg, pm, problems)
     if cfg.federated is not None:  # hot-swap new global fault-model versions (rsu/federated/wiring.py)

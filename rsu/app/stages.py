@@ -68,9 +68,19 @@ class LatestValueWorker:
                 self._emit(result)
 
     def close(self, timeout: float = 10.0) -> None:
-        """Finish what is pending, then stop the thread."""
+        """Finish what is pending, stop the thread, then the stage's ``finish`` (what it still held, e.g. a
+        batch being formed, is emitted)."""
         with self._cond:
             self._closing = True
             self._cond.notify()
         if self._thread.is_alive():
             self._thread.join(timeout)
+        try:
+            results = self.stage.finish(False)
+        except Exception:  # noqa: BLE001 - the box must still stop
+            log.exception("stage %s failed to finish", self.stage.name)
+            self._stats.count(self.stage.name, "errors")
+            return
+        for result in results:
+            self._stats.count(self.stage.name, "out")
+            self._emit(result)

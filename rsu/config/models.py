@@ -1,4 +1,4 @@
-"""The ``models`` section: the camera detector (model file, decoder, providers, thresholds, batch)."""
+"""The ``models`` section: the camera detector (model file, decoder, providers, thresholds, batching)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,13 @@ class DetectorConfig(StrictModel):
     max_detections: int = Field(default=300, gt=0)
     input_size: int | None = Field(default=None, gt=0, description="square input side; None = the model's")
     resize: Literal["auto", "letterbox", "stretch"] = "auto"
-    batch: int = Field(default=1, gt=0, description="frames per inference call (models with a dynamic batch)")
+    batch: int = Field(default=1, gt=0, description="frames of one stream per inference call (rsu detect VIDEO; "
+                       "models with a dynamic batch)")
+    batch_window_ms: float = Field(default=10.0, ge=0, le=1000,
+                                   description="the box: frames of several cameras arriving within this window "
+                                               "run as one batch (one per camera, the newest); 0 = one call per frame")
+    max_batch: int | None = Field(default=None, gt=0,
+                                  description="the box: most cameras' frames in one batch; None = all cameras")
     threads: int | None = Field(default=None, gt=0, description="intra-op threads; None = ONNX Runtime's choice")
     allow_spinning: bool = Field(default=True, description="session.intra_op.allow_spinning; false when sharing cores")
 
