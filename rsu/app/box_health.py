@@ -6,6 +6,7 @@ from typing import Any
 
 from rsu.app.heartbeat import HeartbeatService, source_status
 from rsu.app.host import Box
+from rsu.app.storage_health import storage_component
 
 __all__ = ["heartbeat_service", "box_components"]
 
@@ -31,6 +32,9 @@ def box_components(box: Box, plugins: Any) -> list[tuple[str, str, str, str, dic
     details = {"lanes": box.lanes.stats(), "drops": summary["drops"], "stale": summary["stale"],
                "late_events": summary["late_events"], "latency": summary["latency_event_to_publish"].get("all")}
     out.append(("rsu", "box", "ok" if router else "down", "running" if router else "router not running", details))
+    storage = storage_component(box)  # checkpoints and journals: degraded while the disk refuses writes
+    if storage is not None:
+        out.append(storage)
     return out
 
 

@@ -1,14 +1,18 @@
 """Checkpoints of the embedded runner on local disk: one pickle file per checkpoint, written atomically
-(temp file, fsync, rename), the newest ``keep`` kept; at start the newest readable one is restored."""
+(temp file, fsync, rename, fsync of the folder), the newest ``keep`` kept; at start the newest readable one is
+restored. A write that fails (a full disk: ``ENOSPC``) removes its temporary file, leaves the earlier
+checkpoints as they were, and is counted (``write_errors``) with the file and the error (``last_error``, None
+again after the next good write)."""
 
 from __future__ import annotations
 
 import logging
-import os
 import pickle
 import time
 from pathlib import Path
 from typing import Any
+
+from rsu.core.diskio import atomic_write, write_error
 
 __all__ = ["Checkpointer", "CHECKPOINT_FORMAT"]
 
@@ -25,7 +29,8 @@ class Checkpointer:
         self.dir = Path(directory)
         self.keep = max(1, keep)
         self.fingerprint = fingerprint
-        self.counts = {"written": 0, "restored": 0, "unreadable": 0, "mismatched": 0}
+        self.counts = {"written": 0, "restored": 0, "unreadable": 0, "mismatched": 0, "write_errors": 0}
+        self.last_error: dict[str, Any] | None = None
         self.last_ms: float | None = None
         self.last_bytes = 0
 
@@ -35,21 +40,24 @@ class Checkpointer:
         return sorted(p for p in self.dir.iterdir() if p.name.startswith(_PREFIX) and p.name.endswith(_SUFFIX))
 
     def save(self, state: dict[str, Any]) -> Path:
-        """Write ``state`` as the newest checkpoint; returns its path."""
+        """Write ``state`` as the newest checkpoint; returns its path. OSError (counted, ``last_error`` set)
+        when it cannot be written; the earlier checkpoints are then untouched."""
         t0 = time.perf_counter()
-        self.dir.mkdir(parents=True, exist_ok=True)
-        files = self._files()
-        seq = int(files[-1].name[len(_PREFIX):-len(_SUFFIX)]) + 1 if files else 1
-        path = self.dir / f"{_PREFIX}{seq:010d}{_SUFFIX}"
         doc = {"format": CHECKPOINT_FORMAT, "fingerprint": self.fingerprint, "created_ns": time.time_ns(),
                "state": state}
         data = pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        path = self.dir
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            files = self._files()
+            seq = int(files[-1].name[len(_PREFIX):-len(_SUFFIX)]) + 1 if files else 1
+            path = self.dir / f"{_PREFIX}{seq:010d}{_SUFFIX}"
+            atomic_write(path, data)
+        except OSError as exc:
+            self.counts["write_errors"] += 1
+            self.last_error = write_error(path, exc)
+            raise
+        self.last_error = None
         for old in self._files()[:-self.keep]:
             old.unlink(missing_ok=True)
         self.counts["written"] += 1
@@ -78,4 +86,4 @@ class Checkpointer:
 
     def stats(self) -> dict[str, Any]:
         return {**self.counts, "dir": str(self.dir), "last_write_ms": None if self.last_ms is None
-                else round(self.last_ms, 3), "last_bytes": self.last_bytes}
+                else round(self.last_ms, 3), "last_bytes": self.last_bytes, "last_error": self.last_error}

@@ -229,9 +229,20 @@ class EmbeddedRunner:
                 "source_max": dict(self.watermarks.source_max),
                 "high_water": dict(self.high_water), "high_water_n": dict(self.high_water_n),
             })
-        except Exception:  # a full disk must not stop the box; the next interval tries again
+        except OSError as exc:  # a full disk must not stop the box; the next interval tries again
+            if not self.counts["runner"]["checkpoint_errors_in_a_row"]:
+                log.error("checkpoint to %s failed: %s; the last good checkpoint stays, retrying every %g s",
+                          self.checkpointer.dir, exc, self.checkpoint_interval_s)
+            self.counts["runner"]["checkpoint_errors"] += 1
+            self.counts["runner"]["checkpoint_errors_in_a_row"] += 1
+        except Exception:  # noqa: BLE001 - state that cannot be pickled: counted, the box runs on
             log.exception("checkpoint to %s failed", self.checkpointer.dir)
             self.counts["runner"]["checkpoint_errors"] += 1
+        else:
+            if self.counts["runner"]["checkpoint_errors_in_a_row"]:
+                log.warning("checkpoint to %s written again after %d failed attempts", self.checkpointer.dir,
+                            self.counts["runner"]["checkpoint_errors_in_a_row"])
+                self.counts["runner"]["checkpoint_errors_in_a_row"] = 0
         self._last_checkpoint = time.monotonic()
 
     def _restore(self, snap: dict[str, Any]) -> None:

@@ -13,11 +13,16 @@ past the bound (counted in ``stats()["safety_over_bytes"]``). Every dropped reco
 Durability: each record is written (no fsync) with its length and CRC32; on open, the lanes are scanned, a torn
 record at a segment's end is cut off (counted as ``corrupt``), and every record not acknowledged before the
 last :meth:`Journal.commit` is given back again, so a crash can repeat records, never lose acknowledged order.
+
+A write the disk refuses (``ENOSPC``): :meth:`Journal.append` cuts the segment back to its last whole record,
+counts it in ``write_errors`` per priority, keeps file and error in ``last_error`` (None after the next good
+write) and raises the OSError: the caller decides (the Kafka output sends a safety record live).
 Thread-safe: one lock guards every method.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import struct
@@ -27,12 +32,24 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from rsu.core.diskio import atomic_write, write_error
+
 __all__ = ["Journal", "JournalError", "Record", "LANES"]
 
 LANES = ("safety", "normal", "low")
 _FRAME = struct.Struct("<II")  # length of the rest, crc32 of the rest
 _FIXED = struct.Struct("<QBHiI")  # seq, lane index, topic length, key length (-1: none), body length
 _COMMITTED = "committed"
+
+
+def _write_all(f: Any, data: bytes) -> None:
+    """Write all of ``data`` to the unbuffered file ``f``; OSError (ENOSPC) when the disk takes only part."""
+    view, done = memoryview(data), 0
+    while done < len(data):
+        n = f.write(view[done:])
+        if not n:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        done += n
 
 
 class JournalError(RuntimeError):
@@ -123,6 +140,8 @@ class Journal:
         self._appended: Counter[str] = Counter()
         self._corrupt = 0
         self._over = 0
+        self._write_errors: Counter[str] = Counter()
+        self.last_error: dict[str, Any] | None = None
         self._inflight: dict[int, _Segment] = {}
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -178,7 +197,8 @@ class Journal:
     # -- writing -------------------------------------------------------------------------------------------
 
     def append(self, priority: str, topic: str, key: bytes | None, value: bytes, body: bytes | None = None) -> bool:
-        """Journal one record; False when it was dropped because the journal is full of higher priorities."""
+        """Journal one record; False when it was dropped because the journal is full of higher priorities.
+        OSError (counted in ``write_errors``) when the disk refuses it; the journal stays consistent."""
         if priority not in self._lanes:
             raise ValueError(f"priority {priority!r}: expected one of {', '.join(LANES)}")
         with self._lock:
@@ -187,13 +207,18 @@ class Journal:
             if not self._make_room(priority, len(data)):
                 self._dropped[priority] += 1
                 return False
-            self._next += 1
             lane = self._lanes[priority]
             seg = lane.segments[-1] if lane.segments and lane.writer is not None else None
-            if seg is None or (seg.bytes and seg.bytes + len(data) > self.segment_bytes):
-                seg = self._roll(lane, seq)
-            lane.writer.write(data)
-            lane.writer.flush()
+            try:
+                if seg is None or (seg.bytes and seg.bytes + len(data) > self.segment_bytes):
+                    seg = self._roll(lane, seq)
+                _write_all(lane.writer, data)
+            except OSError as exc:
+                self._write_failed(lane, seg, exc)
+                self._write_errors[priority] += 1
+                raise
+            self.last_error = None
+            self._next += 1
             seg.entries.append((seq, seg.bytes))
             seg.bytes += len(data)
             self._appended[priority] += 1
@@ -229,10 +254,28 @@ class Journal:
     def _roll(self, lane: _Lane, seq: int) -> _Segment:
         if lane.writer is not None:
             lane.writer.close()
+            lane.writer = None
         seg = _Segment(lane.folder / f"{seq:020d}.seg")
-        lane.writer = seg.path.open("ab")
+        lane.writer = seg.path.open("ab", buffering=0)  # unbuffered: a refused write leaves nothing pending
         lane.segments.append(seg)
         return seg
+
+    def _write_failed(self, lane: _Lane, seg: _Segment | None, exc: OSError) -> None:
+        """Cut the segment back to its last whole record (what a full disk let through must not stay)."""
+        path = seg.path if seg is not None else lane.folder
+        self.last_error = write_error(path, exc)
+        if seg is None or lane.writer is None:
+            return
+        try:
+            lane.writer.truncate(seg.bytes)
+        except OSError:  # cannot cut it: close the segment; recovery cuts a torn tail at the next open
+            lane.writer.close()
+            lane.writer = None
+        if not seg.entries and lane.writer is not None and seg is lane.segments[-1]:
+            lane.writer.close()  # a segment made for this record alone: gone again
+            lane.writer = None
+            lane.segments.pop()
+            seg.delete()
 
     def _bytes(self) -> int:
         return sum(seg.bytes for lane in self._lanes.values() for seg in lane.segments)
@@ -312,9 +355,12 @@ class Journal:
         candidates = [s for s in (low, None if head is None else head[1].entries[head[2]][0]) if s is not None]
         mark = min(candidates, default=self._next)
         if mark != self._committed:
-            tmp = self.folder / (_COMMITTED + ".tmp")
-            tmp.write_text(f"{mark}\n")
-            os.replace(tmp, self.folder / _COMMITTED)
+            try:
+                atomic_write(self.folder / _COMMITTED, f"{mark}\n".encode(), durable=False)
+            except OSError as exc:  # a full disk: the old mark stays (records may repeat, none is lost)
+                self.last_error = write_error(self.folder / _COMMITTED, exc)
+                self._write_errors["commit"] += 1
+                return
             self._committed = mark
 
     def commit(self) -> None:
@@ -338,7 +384,8 @@ class Journal:
             return {"dir": str(self.folder), "appended": dict(self._appended), "dropped": dict(self._dropped),
                     "waiting": len(self), "in_flight": len(self._inflight), "bytes": self._bytes(),
                     "max_bytes": self.max_bytes, "safety_over_bytes": self._over, "corrupt": self._corrupt,
-                    "recovered": self._recovered}
+                    "recovered": self._recovered, "write_errors": dict(self._write_errors),
+                    "last_error": self.last_error}
 
     def close(self) -> None:
         """Commit and close the files (records not acknowledged stay for the next open)."""

@@ -105,6 +105,7 @@ class KafkaOutput:
         self._journalled: Counter[str] = Counter()
         self._delivered: Counter[str] = Counter()
         self._failed: Counter[str] = Counter()
+        self._unjournaled_lost: Counter[str] = Counter()
         settings: dict[str, Any] = {
             "bootstrap.servers": cfg.bootstrap_servers, "enable.idempotence": True, "acks": "all",
             "message.timeout.ms": 0, "linger.ms": cfg.linger_ms, "client.id": f"rsu-{site}",
@@ -203,8 +204,24 @@ class KafkaOutput:
                     return
                 except BufferError:
                     pass
-            if self._journal.append(priority, topic, key.encode(), value, body):
-                self._journalled[product] += 1
+            try:
+                if self._journal.append(priority, topic, key.encode(), value, body):
+                    self._journalled[product] += 1
+            except OSError:  # the disk refuses it (counted by the journal): safety goes to the client anyway
+                self._unjournalled(Record(self._journal.reserve(), priority, topic, key.encode(), value, body))
+
+    def _unjournalled(self, record: Record) -> None:
+        """A record the journal could not write (with ``self._lock`` held): a safety record is handed to the
+        client (it waits there for the broker, out of order with what the journal holds); anything else, or
+        a safety record the client has no room for, is counted in ``unjournalled`` as lost."""
+        if record.priority == "safety":
+            try:
+                if self._produce(record, live=True):
+                    self._n["unjournalled_sent_live"] += 1
+                return
+            except BufferError:
+                pass
+        self._unjournaled_lost[record.priority] += 1
 
     def _produce(self, record: Record, *, live: bool) -> bool:
         """Hand one record to the client (with ``self._lock`` held); BufferError when its queue is full,
@@ -290,7 +307,8 @@ class KafkaOutput:
     def stats(self) -> dict[str, Any]:
         """``online``, ``produced`` (handed to the client), ``delivered``, ``journalled`` (went to disk),
         ``replayed`` (journalled and then delivered), ``dropped`` (by the journal bound, per priority),
-        ``failed``, ``invalid``, ``in_flight``, per-topic ``delivered_by_topic`` / ``journalled_by_product``
+        ``failed``, ``invalid``, ``in_flight``, ``unjournalled`` (per priority: the disk refused them and they
+        were not sent either), ``unjournalled_sent_live`` (safety records the disk refused, handed to the client), per-topic ``delivered_by_topic`` / ``journalled_by_product``
         and the journal's own stats."""
         journal = self._journal.stats()
         with self._lock:
@@ -300,7 +318,8 @@ class KafkaOutput:
                 "journalled": sum(self._journalled.values()), "replayed": self._n["replayed"],
                 "dropped": sum(journal["dropped"].values()), "failed": sum(self._failed.values()),
                 "invalid": self._n["invalid"], "dropped_closed": self._n["dropped_closed"],
-                "broker_down": self._n["broker_down"], "delivered_by_topic": dict(self._delivered),
+                "broker_down": self._n["broker_down"], "unjournalled": dict(self._unjournaled_lost),
+                "unjournalled_sent_live": self._n["unjournalled_sent_live"], "delivered_by_topic": dict(self._delivered),
                 "journalled_by_product": dict(self._journalled), "failed_by_topic": dict(self._failed),
                 "journal": journal,
             }
@@ -325,7 +344,13 @@ class KafkaOutput:
             undelivered = list(self._live.values())
             self._live.clear()
         if undelivered:
-            self._journal.restore(undelivered)
+            try:
+                self._journal.restore(undelivered)
+            except OSError as exc:  # a full disk at close: what the client still held is lost, and counted
+                with self._lock:
+                    for r in undelivered:
+                        self._unjournaled_lost[r.priority] += 1
+                log.error("kafka: %d undelivered records could not be journalled: %s", len(undelivered), exc)
         with self._lock:
             self._finished = True
             self._journal.close()

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import base64
 import logging
-import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import orjson
 
+from rsu.core.diskio import atomic_write
 from rsu.publish.envelope import _json_default
 
 __all__ = ["HeldMessage", "write_held", "read_held"]
@@ -60,12 +60,7 @@ def write_held(path: Path, messages: Iterable[HeldMessage]) -> int:
     """Replace ``path`` with ``messages`` (atomically); returns how many were written. OSError if it cannot."""
     lines = [_line(m) for m in messages]
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(b"".join(line + b"\n" for line in lines))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, b"".join(line + b"\n" for line in lines))  # a full disk leaves no torn file behind
     return len(lines)
 
 
