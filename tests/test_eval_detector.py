@@ -193,3 +193,17 @@ def test_an_unreadable_label_file_exits_2(tmp_path: Path, content: str | None, m
         path.write_text(content)
     res = _cli("--model", "nanodet-m", "--truth", str(path))
     assert res.exit_code == 2 and message in res.stderr
+
+
+def test_a_committed_record_finds_the_models_beside_it(tmp_path: Path) -> None:
+    """``NAME.record.json`` whose recorded paths are gone (built elsewhere) finds ``NAME-int8.onnx`` beside it."""
+    from rsu.eval.detector import TruthError, models_from_record
+
+    (tmp_path / "yolov5s-vtest-int8.onnx").write_bytes(b"")
+    record = tmp_path / "yolov5s-vtest.record.json"
+    record.write_text(json.dumps({"models": {"int8": {"path": "/elsewhere/student_int8.onnx"}},
+                                  "data": {"labels": "labels.json"}}))
+    assert models_from_record(record) == ({"int8": tmp_path / "yolov5s-vtest-int8.onnx"}, None)
+    (tmp_path / "yolov5s-vtest-int8.onnx").unlink()
+    with pytest.raises(TruthError, match="no model file found"):
+        models_from_record(record)
