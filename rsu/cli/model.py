@@ -198,8 +198,10 @@ def info_cmd(model: str, imgsz: int, as_json: bool) -> None:
 def _register_fault_training() -> None:
     from rsu.cli.model_fault import train_fault_cmd
     from rsu.cli.model_seal import keygen_cmd, seal_cmd, verify_cmd
+    from rsu.cli.model_distill import distill_cmd
 
     command.add_command(train_fault_cmd)
+    command.add_command(distill_cmd)  # rsu model distill: a site's own student detector
     for cmd in (keygen_cmd, seal_cmd, verify_cmd):  # sealed models: encrypted at rest, signed
         command.add_command(cmd)
 
