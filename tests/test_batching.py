@@ -266,3 +266,65 @@ def test_a_box_with_two_cameras_batches_them_and_publishes_both(tmp_path: Path) 
 
         seen = wait_for(batching, 120, "a batch of both cameras' frames")
     assert seen["max_batch"] == 2 and seen["batches"] >= 1 and seen["errors"] == 0
+
+
+# -- rsu bench detector --streams, at toy scale ------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tiny_yolo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A random-weight YOLOv8n made input-dependent, exported at 160 with a dynamic batch and with a fixed one."""
+    from rsu.modeltools.env import have_tools
+
+    if not have_tools():
+        pytest.skip("tools extra not installed (pip install 'rsu[tools]')")
+    import os
+
+    folder = tmp_path_factory.mktemp("tiny-yolo")
+    os.environ.setdefault("YOLO_CONFIG_DIR", str(folder / "ultralytics-settings"))
+    from rsu.inference.preprocess import InputSpec
+    from rsu.modeltools.calibrate import make_synthetic
+    from rsu.modeltools.export import export_model
+    from rsu.modeltools.frames import bundled_images
+    from rsu.modeltools.prune import load_model
+    from rsu.modeltools.quantize import calibration_batches
+
+    yolo = load_model("yolov8n.yaml")
+    make_synthetic(yolo.model, calibration_batches(bundled_images(), InputSpec(size=(160, 160)), limit=2))
+    return {"dynamic": export_model(yolo, folder / "dynamic.onnx", imgsz=160, dynamic=True),
+            "fixed": export_model(yolo, folder / "fixed.onnx", imgsz=160)}
+
+
+@pytest.mark.tools
+def test_bench_detector_streams_reports_its_keys(tiny_yolo: dict[str, Path]) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from rsu.cli import main
+
+    res = CliRunner().invoke(main, ["bench", "detector", "--streams", "3", "--model", str(tiny_yolo["dynamic"]),
+                                    "--quick", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    for key in ("streams", "batched_fps", "ultralytics_fps", "speedup_vs_ultralytics", "camera_p99_ms",
+                "ultralytics_square_fps", "unbatched_fps", "fps_by_max_batch", "batch_sizes", "threads"):
+        assert out[key] is not None, key
+    assert out["streams"] == 3 and set(out["camera_p99_ms"]) == {"cam-0", "cam-1", "cam-2"}
+    assert out["speedup_vs_ultralytics"] == pytest.approx(out["batched_fps"] / out["ultralytics_fps"], rel=1e-2)
+    assert out["batch_sizes"] == {"3": out["blocks"] * out["rounds_per_block"] + 1}  # one batch per round
+    assert set(out["fps_by_max_batch"]) == {"2", "3"} and out["input"].startswith("160x160")
+
+
+@pytest.mark.tools
+def test_bench_detector_streams_usage_errors(tiny_yolo: dict[str, Path]) -> None:
+    from click.testing import CliRunner
+
+    from rsu.cli import main
+
+    runner = CliRunner()
+    fixed = runner.invoke(main, ["bench", "detector", "--streams", "2", "--model", str(tiny_yolo["fixed"])])
+    assert fixed.exit_code == 2 and "fixed at 1" in fixed.output and "Traceback" not in fixed.output
+    alone = runner.invoke(main, ["bench", "detector", "--model", str(tiny_yolo["dynamic"])])
+    assert alone.exit_code == 2 and "--model needs --streams" in alone.output
+    other = runner.invoke(main, ["bench", "lstm", "--streams", "2"])
+    assert other.exit_code == 2 and "detector benchmark only" in other.output
