@@ -218,6 +218,34 @@ def test_a_camera_the_adaptive_rate_skips_is_not_in_the_batch(detector: Detector
     assert stats["batching"]["frames"] == 3 and stats["batching"]["batch_sizes"] == {"1": 1, "2": 1}
 
 
+def test_the_tiered_offload_runs_per_frame_after_the_batch(detector: Detector, images: list[np.ndarray]) -> None:
+    from rsu.config.tiered import OffloadPolicyConfig, TieredConfig
+    from rsu.tiered.server import InferenceServer
+    from rsu.tiered.stage import TieredDetectorStage
+
+    edge = Detector.from_config(DetectorConfig(model=MODEL, providers=["cpu"], threads=1))
+    server = InferenceServer(edge, "tcp://127.0.0.1:*").start()
+    plain = DetectorStage(detector)
+    tiered = TieredDetectorStage(plain, TieredConfig(endpoint=server.endpoint, deadline_ms=10_000.0,
+                                                     offload=OffloadPolicyConfig(every_frame=True)))
+    emitted = Collected()
+    stage = MuxedDetectorStage(plain, tiered, window_ms=60_000, max_batch=2, emit=emitted, cameras=["cam-0", "cam-1"])
+    try:
+        assert tiered.client.wait_connected(30.0)
+        stage.open()
+        calls = detector.stats["batches"]
+        for f in frames_of(images[:2]):
+            stage.process(f)
+        wait_for(lambda: emitted.count() == 2, 120, "both frames' detections through the offload")
+    finally:
+        stage.close()
+        tiered.close()
+        server.close()
+    assert detector.stats["batches"] == calls + 1  # the local model ran once for both cameras
+    assert tiered.counts["remote"] + tiered.counts["fallback"] == 2 and plain.frames == 2
+    assert sorted(d.source for d in emitted.items) == ["cam-0", "cam-1"]
+
+
 # -- when a box batches ------------------------------------------------------------------------------------
 
 def test_batch_plan_and_the_fixed_batch_fallback(caplog: pytest.LogCaptureFixture) -> None:
