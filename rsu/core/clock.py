@@ -9,7 +9,12 @@ import threading
 import time
 from typing import Protocol
 
-__all__ = ["Clock", "SystemClock", "ManualClock", "SYSTEM_CLOCK"]
+__all__ = ["Clock", "SystemClock", "ManualClock", "SYSTEM_CLOCK", "CLOCK_STEP_NS"]
+
+CLOCK_STEP_NS = 60 * 10**9
+"""An event time this far behind what the dataflow already processed is not a late event but a step of the
+clock that stamped it (the box's wall clock set back): operators start a new timeline instead of dropping
+everything as late until the clock catches up. The same bound as a live sensor's default clock skew."""
 
 
 class Clock(Protocol):

@@ -6,7 +6,10 @@ watermark is the minimum over those (never moving back). A source whose newest e
 ``idle`` behind the newest of all stops holding the watermark back. Items are released in time order up
 to ``watermark - 2 * window``: a camera frame takes the nearest unclaimed radar cycle within
 ``window``; a radar cycle that no camera frame takes as its nearest becomes a cycle of its own.
-Items older than what was already released are late: counted and dropped.
+Items older than what was already released are late: counted and dropped; an item more than
+:data:`~rsu.core.clock.CLOCK_STEP_NS` older is a step of the clock that stamped it (set back): what is
+buffered is released and a new timeline starts with it (counted as ``clock_steps``), so a clock set back an
+hour does not drop an hour of input.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 
 from rsu_sdk import Detections, RadarScan
 
+from rsu.core.clock import CLOCK_STEP_NS
 from rsu.fusion.serde import detections_from_dict, detections_to_dict, scan_from_dict, scan_to_dict
 
 __all__ = ["Aligner", "Cycle"]
@@ -40,21 +44,27 @@ class Aligner:
         self.watermark: int | None = None
         self.released_until: int | None = None
         self._seq = 0
-        self.counts = dict.fromkeys(("accepted", "late", "cycles", "paired", "camera_alone", "radar_alone"), 0)
+        self.counts = dict.fromkeys(("accepted", "late", "cycles", "paired", "camera_alone", "radar_alone",
+                                    "clock_steps"), 0)
 
     # ------------------------------------------------------------------ input
     def push(self, item: Detections | RadarScan) -> list[Cycle]:
         t = int(item.t_event_ns)
+        stepped: list[Cycle] = []
         if self.released_until is not None and t <= self.released_until:
-            self.counts["late"] += 1
-            return []
+            if self.released_until - t <= CLOCK_STEP_NS:
+                self.counts["late"] += 1
+                return []
+            stepped = self.flush()  # the clock was set back: finish the old timeline, start a new one
+            self.counts["clock_steps"] += 1
+            self.newest, self.watermark, self.released_until = {}, None, None
         self.counts["accepted"] += 1
         self._seq += 1
         entry = (t, self._seq, item)
         bisect.insort(self.cams if isinstance(item, Detections) else self.radars, entry)  # type: ignore[arg-type]
         self.newest[item.source] = max(t, self.newest.get(item.source, t))
         self._advance()
-        return self._release(self._horizon())
+        return stepped + self._release(self._horizon())
 
     def flush(self) -> list[Cycle]:
         """Release everything buffered (end of input)."""

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from rsu.core.clock import CLOCK_STEP_NS
 from rsu.fusion import kalman
 from rsu.fusion.associate import gated_pairs, solve_pairs, track_pairs
 from rsu.fusion.classes import BIRTH_RADIUS_M, COMPAT_COST, GATE_SCALE, SIZES, UNKNOWN
@@ -97,6 +98,11 @@ class Tracker:
             the cycle has no camera frame (counts camera misses of never-seen tracks for the veto).
         """
         p = self.params
+        if self.t_ns is not None and self.t_ns - t_ns > CLOCK_STEP_NS:  # the clock was set back: the tracks'
+            shift = t_ns - self.t_ns  # times move with it, so ages stay what they were
+            self.tracks.t_created += shift
+            self.tracks.t_updated += shift
+            self.t_ns = t_ns
         dt = 0.0 if self.t_ns is None else max(0.0, (t_ns - self.t_ns) / 1e9)
         self.t_ns = t_ns if self.t_ns is None else max(self.t_ns, t_ns)
         t = self.tracks

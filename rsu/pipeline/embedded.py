@@ -21,10 +21,12 @@ from typing import Any
 
 from rsu_sdk import Product
 
+from rsu.core.clock import CLOCK_STEP_NS
+
 from rsu.pipeline.checkpoint import Checkpointer
 from rsu.pipeline.operators import Operator, timer_ms
 from rsu.pipeline.state import ListState, MemoryStateStore, ValueState
-from rsu.pipeline.watermarks import SourceWatermarks
+from rsu.pipeline.watermarks import END_OF_INPUT, SourceWatermarks
 
 __all__ = ["EmbeddedRunner", "fingerprint"]
 
@@ -152,8 +154,10 @@ class EmbeddedRunner:
                     self.counts["runner"]["replayed_skipped"] += 1
                     return []
                 del self._resume_from[mark]
-        late = self.watermarks.is_late(t)
         out: list[Product] = []
+        if self.watermarks.is_step_back(t):
+            out.extend(self._step_back(mark, t))
+        late = self.watermarks.is_late(t)
         ctx = self._ctx
         for op in self._route(type(element)):
             counts = self.counts[op.name]
@@ -182,6 +186,24 @@ class EmbeddedRunner:
             out.extend(self._fire_timers())
         if self.checkpointer is not None and time.monotonic() - self._last_checkpoint >= self.checkpoint_interval_s:
             self.checkpoint()
+        return out
+
+    def _step_back(self, mark: str, t: int) -> list[Product]:
+        """The clock stamping ``mark`` was set back (``t`` is far behind the watermark): fire the old
+        timeline's timers (not those at end of input), start a new watermark, and let the source's high-water
+        mark follow, so neither the dataflow nor a restart waits for the clock to catch up."""
+        self.counts["runner"]["clock_steps_back"] += 1
+        log.warning("%s: event time %.0f s behind the watermark: the clock was set back; a new timeline starts",
+                    mark, (self.watermarks.watermark - t) / 1e9)
+        pending = [entry[0] for entry in self._timers if entry[0] < END_OF_INPUT]
+        out: list[Product] = []
+        if pending:
+            self.watermarks.watermark = max(pending)
+            out = self._fire_timers()
+        self.watermarks.step_back()
+        for name in [m for m, hw in self.high_water.items() if hw > t]:
+            self.high_water[name] = t
+            self.high_water_n[name] = 0
         return out
 
     def run(self, elements: Iterable[Product], end_of_input: bool = True) -> list[Product]:
@@ -253,9 +275,15 @@ class EmbeddedRunner:
         self.watermarks.watermark = snap["watermark"]
         self.watermarks.max_t = snap["max_t"]
         self.watermarks.source_max = dict(snap.get("source_max", {}))
-        self.high_water = dict(snap["high_water"])
-        self.high_water_n = dict(snap.get("high_water_n", {}))
-        self._resume_from = dict(snap["high_water"])
+        limit = time.time_ns() + CLOCK_STEP_NS  # no event time is ahead of the clock: a mark that is was
+        ahead = {m for m, hw in snap["high_water"].items() if hw > limit}  # written by a clock set ahead
+        if ahead:
+            self.counts["runner"]["high_water_discarded"] += len(ahead)
+            log.warning("checkpoint: high-water marks of %s are ahead of the clock; not resumed from",
+                        ", ".join(sorted(ahead)))
+        self.high_water = {m: hw for m, hw in snap["high_water"].items() if m not in ahead}
+        self.high_water_n = {m: n for m, n in snap.get("high_water_n", {}).items() if m not in ahead}
+        self._resume_from = dict(self.high_water)
         self._resume_n = dict(self.high_water_n)
 
     def stats(self) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from rsu.core.clock import CLOCK_STEP_NS
+
 __all__ = ["BoundedOutOfOrderness", "END_OF_INPUT", "MIN_WATERMARK", "SourceWatermarks"]
 
 END_OF_INPUT = 2**63 - 1
@@ -50,7 +52,9 @@ class BoundedOutOfOrderness:
 
 class SourceWatermarks:
     """One bounded-out-of-orderness watermark per source; the operators' watermark is the minimum over the
-    active sources and never moves back (Flink: per-split watermarks, ``withIdleness``).
+    active sources and never moves back (Flink: per-split watermarks, ``withIdleness``) — except after a step
+    of the clock: :meth:`step_back` starts a new timeline for an element more than
+    :data:`~rsu.core.clock.CLOCK_STEP_NS` behind the watermark (see :meth:`is_step_back`).
 
     A source that has sent nothing for ``idle_ns`` of processing time stops holding the watermark back until
     it sends again. Sources are not declared up front: with ``warmup_ns`` the watermark does not advance for
@@ -81,6 +85,16 @@ class SourceWatermarks:
 
     def is_late(self, t_ns: int) -> bool:
         return t_ns <= self.watermark
+
+    def is_step_back(self, t_ns: int) -> bool:
+        """Whether ``t_ns`` is so far behind the watermark that the clock stamping it was set back."""
+        return MIN_WATERMARK < self.watermark < END_OF_INPUT and self.watermark - t_ns > CLOCK_STEP_NS
+
+    def step_back(self) -> None:
+        """Forget every source's newest time: the next elements set the watermark afresh (a new timeline)."""
+        self.source_max = {}
+        self.max_t = None
+        self.watermark = MIN_WATERMARK
 
     def on_event(self, t_ns: int, source: str = "") -> bool:
         """Account for an element of ``source`` at ``t_ns``; True when the watermark moved forward."""

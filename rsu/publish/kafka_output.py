@@ -192,7 +192,8 @@ class KafkaOutput:
             seq = self._seq[zmq_topic]
             self._seq[zmq_topic] += 1
             t_publish = time.time_ns()
-            value = join_envelope(head, seq, t_publish if t_event_ns is None else int(t_event_ns), t_publish, data)
+            t_event = t_publish if t_event_ns is None else min(int(t_event_ns), t_publish)  # t_event <= t_publish
+            value = join_envelope(head, seq, t_event, t_publish, data)
             if self._finished:
                 self._n["dropped_closed"] += 1
                 return

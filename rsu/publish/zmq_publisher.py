@@ -103,6 +103,7 @@ class ZmqPublisher:
         self.isolate: Callable[[], bool] = _always
         """Asked when a full subscriber queue refuses a send: True sends it to the others (see the module)."""
         self._invalid = 0
+        self._clamped = 0  # t_event ahead of t_publish (a clock set back): published at t_publish
         self._subs: Counter[bytes] = Counter()
         self._cache: dict[tuple[str, str | None, str, str], tuple[str, bytes, bytes]] = {}
         self._since_drain = 0
@@ -254,6 +255,9 @@ class ZmqPublisher:
             seq = self._sent[topic] + self._dropped[topic]
             t_publish = time.time_ns()
             t_event = t_publish if t_event_ns is None else int(t_event_ns)
+            if t_event > t_publish:  # stamped before the clock was set back: the wire contract holds anyway
+                t_event = t_publish
+                self._clamped += 1
             payload = join_envelope(head, seq, t_event, t_publish, data)
             frames = [topic_b, payload] if body is None else [topic_b, payload, body]
             try:
@@ -348,7 +352,7 @@ class ZmqPublisher:
                 "sent": sum(self._sent.values()),
                 "dropped": sum(self._dropped.values()),
                 "skipped": sum(self._skipped.values()),
-                "invalid": self._invalid,
+                "invalid": self._invalid, "t_event_clamped": self._clamped,
                 "subscriptions": self._matching(None),
                 "topics": topics,
             }
