@@ -249,11 +249,16 @@ def test_the_tiered_offload_runs_per_frame_after_the_batch(detector: Detector, i
 # -- when a box batches ------------------------------------------------------------------------------------
 
 def test_batch_plan_and_the_fixed_batch_fallback(caplog: pytest.LogCaptureFixture) -> None:
-    assert batch_plan(DetectorConfig(), None, 4, "m") == 4  # on by default for several cameras
-    assert batch_plan(DetectorConfig(max_batch=2), None, 4, "m") == 2
-    assert batch_plan(DetectorConfig(), None, 1, "m") is None  # one camera: nothing to batch
-    assert batch_plan(DetectorConfig(batch_window_ms=0), None, 4, "m") is None  # off: today's behaviour
-    assert batch_plan(DetectorConfig(max_batch=1), None, 4, "m") is None
+    cuda = "CUDAExecutionProvider"
+    assert batch_plan(DetectorConfig(), None, 4, "m", cuda) == (10.0, 4)  # on by default on an accelerator
+    assert batch_plan(DetectorConfig(), None, 4, "m") is None  # ... off on the CPU, where it does not pay
+    assert batch_plan(DetectorConfig(batch_window_ms=5), None, 4, "m") == (5.0, 4)  # unless asked for
+    assert batch_plan(DetectorConfig(max_batch=2), None, 4, "m", cuda) == (10.0, 2)
+    assert batch_plan(DetectorConfig(max_batch=2), None, 4, "m") == (10.0, 2)  # max_batch asks for it too
+    assert batch_plan(DetectorConfig(batch_window_ms=5, max_batch=8), None, 3, "m") == (5.0, 3)
+    assert batch_plan(DetectorConfig(), None, 1, "m", cuda) is None  # one camera: nothing to batch
+    assert batch_plan(DetectorConfig(batch_window_ms=0), None, 4, "m", cuda) is None  # off: one call per frame
+    assert batch_plan(DetectorConfig(max_batch=1), None, 4, "m", cuda) is None
     with caplog.at_level(logging.INFO, logger="rsu.app.batching"):
         assert batch_plan(DetectorConfig(batch_window_ms=20), 1, 3, "fixed.onnx") is None
     record = caplog.records[-1]
@@ -263,7 +268,7 @@ def test_batch_plan_and_the_fixed_batch_fallback(caplog: pytest.LogCaptureFixtur
 
 def test_config_keys_and_errors() -> None:
     cfg = DetectorConfig()
-    assert (cfg.batch, cfg.batch_window_ms, cfg.max_batch) == (1, 10.0, None)
+    assert (cfg.batch, cfg.batch_window_ms, cfg.max_batch) == (1, None, None)
     base = {"version": 1, "site": {"name": "s", "lat": 0, "lon": 0}}
     with pytest.raises(Exception, match=r"models\.detector\.batch_window_ms"):
         parse_config({**base, "models": {"detector": {"batch_window_ms": -1}}})

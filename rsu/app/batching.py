@@ -5,7 +5,8 @@ them), keeps the newest per camera, and on its own thread runs one model call pe
 every active camera has a frame (or ``max_batch`` is reached) or ``batch_window_ms`` after the batch's first
 frame arrived. Each frame then goes through the per-frame rest of the detector stage (the tiered offload, if
 configured) with its result from the batch, and what comes out is emitted as the detector's products.
-:func:`batch_plan` decides whether a box batches at all (several cameras, a window, a model with a dynamic batch).
+:func:`batch_plan` decides whether a box batches at all (several cameras, a window, a model with a dynamic batch;
+by default only on an accelerator).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from rsu.core.stage import Stage
 from rsu.inference.muxer import StreamMuxer
 from rsu.metrics.timing import LatencyHistogram, TimedStage
 
-__all__ = ["BatchDetector", "MuxedDetectorStage", "batch_plan"]
+__all__ = ["BatchDetector", "CPU_BACKENDS", "DEFAULT_WINDOW_MS", "MuxedDetectorStage", "batch_plan"]
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +39,23 @@ class BatchDetector(Protocol):
         """Run the model once on ``frames``; each frame's next ``process`` returns its result."""
 
 
-def batch_plan(cfg: Any, fixed_batch: int | None, cameras: int, model: str) -> int | None:
-    """The most frames a muxed batch may hold for detector config ``cfg`` (``models.detector``), or None when
-    the box runs one inference call per frame: window 0, ``max_batch`` 1, fewer than two cameras, or a model
-    whose batch is fixed (logged, as a warning when the config asked for batching)."""
-    if cfg.batch_window_ms <= 0 or cfg.max_batch == 1 or cameras < 2:
+DEFAULT_WINDOW_MS = 10.0
+"""``models.detector.batch_window_ms`` when unset and the model runs on an accelerator."""
+
+CPU_BACKENDS = frozenset({"CPUExecutionProvider", "LiteRT"})
+"""Where a batch measured no faster per frame than single calls (docs/pipeline.md): batching is off unless set."""
+
+
+def batch_plan(cfg: Any, fixed_batch: int | None, cameras: int, model: str,
+               provider: str = "CPUExecutionProvider") -> tuple[float, int] | None:
+    """``(window_ms, max_batch)`` for detector config ``cfg`` (``models.detector``) whose model runs on
+    ``provider``, or None when the box runs one inference call per frame: fewer than two cameras, window 0,
+    ``max_batch`` 1, neither key set on a CPU backend, or a model whose batch is fixed (logged, as a warning
+    when the config asked for batching)."""
+    window = cfg.batch_window_ms
+    if window is None:  # unset: batch on an accelerator, or where the config sets max_batch
+        window = DEFAULT_WINDOW_MS if provider not in CPU_BACKENDS or cfg.max_batch is not None else 0.0
+    if window <= 0 or cfg.max_batch == 1 or cameras < 2:
         return None
     if fixed_batch is not None:
         asked = bool({"batch_window_ms", "max_batch"} & cfg.model_fields_set)
@@ -50,7 +63,7 @@ def batch_plan(cfg: Any, fixed_batch: int | None, cameras: int, model: str) -> i
                 "models.detector: %s has a fixed batch of %d: the frames of %d cameras run one inference call "
                 "each (batching needs a model exported with a dynamic batch)", model, fixed_batch, cameras)
         return None
-    return min(cfg.max_batch or cameras, cameras)
+    return window, min(cfg.max_batch or cameras, cameras)
 
 
 class MuxedDetectorStage(TimedStage):
@@ -111,12 +124,13 @@ class MuxedDetectorStage(TimedStage):
         if not isinstance(product, Frame):
             return self.stage.process(product)
         with self._cond:
-            if self._thread is None:  # not opened (or closed): no thread to batch on, run it at once
-                return self.stage.process(product)
-            now = self._clock.monotonic_ns()
-            self.muxer.offer(product.source, (product, now), now)
-            self._cond.notify_all()
-        return []
+            queued = self._thread is not None
+            if queued:
+                now = self._clock.monotonic_ns()
+                self.muxer.offer(product.source, (product, now), now)
+                self._cond.notify_all()
+        # not opened, or closed: no thread to batch on, so the frame runs at once on the caller's thread
+        return [] if queued else self.stage.process(product)
 
     def _next_batch(self) -> list[tuple[Frame, int]] | None:
         """Wait for a ready batch; None once closing with nothing pending."""

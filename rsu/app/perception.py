@@ -68,18 +68,20 @@ def detector_stage(cfg: Any, problems: list[str], services: list[Any],
     except (OSError, ValueError, RsuError, ModelError) as exc:
         problems.append(f"models.detector.model: {exc}")
         return None
-    max_batch = batch_plan(dcfg, detector.backend.fixed_batch, cameras, dcfg.model) if emit_as else None
+    plan = batch_plan(dcfg, detector.backend.fixed_batch, cameras, dcfg.model,
+                      (detector.backend.providers or ["CPUExecutionProvider"])[0]) if emit_as else None
     histogram = LatencyHistogram(cfg.metrics.latency_buckets_ms)
     plain = DetectorStage(detector)
-    stage: Any = plain if max_batch else TimedStage(plain, histogram)
+    stage: Any = plain if plan else TimedStage(plain, histogram)
     if cfg.tiered is not None and cfg.tiered.enabled:  # offload hard frames to the edge server
         from rsu.tiered.stage import TieredDetectorStage
 
         tiered = TieredDetectorStage(stage, cfg.tiered, cfg.privacy)
         services.append(CallbackService("tiered-client", on_stop=tiered.close))
         stage = tiered
-    if max_batch and emit_as is not None:  # frames of several cameras -> one model call
-        stage = MuxedDetectorStage(plain, stage, window_ms=dcfg.batch_window_ms, max_batch=max_batch,
+    if plan and emit_as is not None:  # frames of several cameras -> one model call
+        window_ms, max_batch = plan
+        stage = MuxedDetectorStage(plain, stage, window_ms=window_ms, max_batch=max_batch,
                                    emit=emit_as(plain.name), cameras=camera_ids, histogram=histogram)
         services.append(CallbackService("detector-muxer", on_stop=stage.close))
     if cfg.pipeline.adaptive_rate.enabled:

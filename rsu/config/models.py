@@ -42,9 +42,11 @@ class DetectorConfig(StrictModel):
     resize: Literal["auto", "letterbox", "stretch"] = "auto"
     batch: int = Field(default=1, gt=0, description="frames of one stream per inference call (rsu detect VIDEO; "
                        "models with a dynamic batch)")
-    batch_window_ms: float = Field(default=10.0, ge=0, le=1000,
-                                   description="the box: frames of several cameras arriving within this window "
-                                               "run as one batch (one per camera, the newest); 0 = one call per frame")
+    batch_window_ms: float | None = Field(
+        default=None, ge=0, le=1000,
+        description="the box: frames of several cameras arriving within this window run as one batch (one per "
+                    "camera, the newest); 0 = one call per frame; None = 10 on an accelerator or when max_batch "
+                    "is set, else off (on the CPU a batch is no faster per frame)")
     max_batch: int | None = Field(default=None, gt=0,
                                   description="the box: most cameras' frames in one batch; None = all cameras")
     threads: int | None = Field(default=None, gt=0, description="intra-op threads; None = ONNX Runtime's choice")
