@@ -22,7 +22,8 @@ away it keeps only a few records with the client, which tell it when the broker 
 holds records, new ones queue behind them, so order per key holds across an outage. Records published while :meth:`KafkaOutput.close` runs go to the
 journal; records the client still held when it ends are put back into it; a journal left by an earlier run is
 replayed first. A record the client refuses for good (e.g. larger than ``message.max.bytes``) is counted as
-``failed`` and skipped.
+``failed`` and skipped. A record the disk refuses (full: the journal raises OSError) is counted; a safety one
+is handed to the client anyway (``unjournalled_sent_live``), others are ``unjournalled`` (lost, per priority).
 """
 
 from __future__ import annotations
