@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from rsu.app.testing import running_box
+from rsu.app.testing import running_box, wait_for
 from rsu.cli import main
 from rsu.config import ConfigError, parse_config
 from rsu.metrics.health import Check
@@ -112,7 +112,7 @@ def test_without_a_certificate_or_with_a_foreign_one_nothing_is_served(server: W
     for cert in (None, foreign):
         assert _refused(server, _client_ctx(tls, cert)) == b""
     assert server.wsgi.counts["requests"] == 0  # nothing reached the router
-    assert server._front.counts["handshake_failed"] >= 2
+    wait_for(lambda: server._front.counts["handshake_failed"] >= 2, 60, "both handshakes counted as failed")
 
 
 def test_plain_http_to_the_tls_port_gets_no_answer(server: WebServer, tls: TlsFiles) -> None:

@@ -89,6 +89,9 @@ class TlsFront:
         self._active += 1
         try:
             try:
+                raw = writer.get_extra_info("socket")
+                if raw is not None:  # responses go out in several TLS records: no Nagle wait between them
+                    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 await writer.start_tls(self._ctx, ssl_handshake_timeout=self._handshake_s)
             except (ssl.SSLError, ConnectionError, TimeoutError, OSError) as exc:
                 self.counts["handshake_failed"] += 1  # plain HTTP, no or an unknown certificate, too slow
@@ -103,9 +106,13 @@ class TlsFront:
                 log.warning("web tls: cannot reach the server behind the front: %s", exc)
                 writer.close()
                 return
-            await asyncio.gather(self._pipe(reader, b_writer), self._pipe(b_reader, writer))
-            b_writer.close()
-            writer.close()
+            try:
+                await asyncio.gather(self._pipe(reader, b_writer), self._pipe(b_reader, writer))
+            finally:
+                b_writer.close()
+                writer.close()
+        except asyncio.CancelledError:  # the front is closing: this connection ends here, quietly
+            writer.transport.abort()
         finally:
             self._active -= 1
 
@@ -133,9 +140,10 @@ class TlsFront:
             async def stop() -> None:
                 if self._server is not None:
                     self._server.close()
-                for task in asyncio.all_tasks():
-                    if task is not asyncio.current_task():
-                        task.cancel()
+                tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
 
             asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
             self._loop.call_soon_threadsafe(self._loop.stop)
