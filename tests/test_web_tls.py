@@ -216,3 +216,14 @@ def test_rsu_keys_tls(tmp_path: Path) -> None:
         conn.close()
     finally:
         srv.close()
+
+
+def test_rsu_check_names_a_missing_or_unloadable_tls_file(tls: TlsFiles, tmp_path: Path) -> None:
+    site = {"name": "s", "lat": 0, "lon": 0}
+    for tls_cfg, key in (({"cert": str(tmp_path / "none.crt"), "key": str(tls.server_key)}, "web.tls.cert"),
+                         ({"cert": str(tls.server_cert), "key": str(tls.clients["alice"][1])}, "web.tls.key")):
+        path = tmp_path / "web.yaml"
+        path.write_text(json.dumps({"site": site, "publish": {"zmq": {"endpoint": "tcp://127.0.0.1:*"}},
+                                    "web": {"enabled": True, "port": 0, "tls": tls_cfg}}))
+        result = CliRunner().invoke(main, ["check", str(path)])
+        assert result.exit_code == 2 and key in result.output and "Traceback" not in result.output, result.output

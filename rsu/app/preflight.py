@@ -174,6 +174,14 @@ def file_problems(cfg: RsuConfig, base_dir: Path) -> list[str]:
             problems.append(text if text.startswith(key) else f"{key}: {text}")
         if not (base_dir / curve.authorized_keys).is_dir():
             problems.append(f"publish.zmq.curve.authorized_keys: {base_dir / curve.authorized_keys} is not a folder")
+    tls = cfg.web.tls if cfg.web.enabled else None
+    if tls is not None:  # the certificate, its key and the client CA load as the web server will load them
+        from rsu.web.tls import TlsSettingsError, server_context
+
+        try:
+            server_context(base_dir / tls.cert, base_dir / tls.key, None if tls.client_ca is None else base_dir / tls.client_ca)
+        except TlsSettingsError as exc:
+            problems.append(str(exc))
     key_file = cfg.models.protection.key_file
     if key_file is not None and not (base_dir / Path(key_file).expanduser()).is_file():
         problems.append(f"models.protection.key_file: file not found: {base_dir / Path(key_file).expanduser()}")
