@@ -193,8 +193,9 @@ class EmbeddedRunner:
         timeline's timers (not those at end of input), start a new watermark, and let the source's high-water
         mark follow, so neither the dataflow nor a restart waits for the clock to catch up."""
         self.counts["runner"]["clock_steps_back"] += 1
-        log.warning("%s: event time %.0f s behind the watermark: the clock was set back; a new timeline starts",
-                    mark, (self.watermarks.watermark - t) / 1e9)
+        if self.counts["runner"]["clock_steps_back"] <= 3 or self.counts["runner"]["clock_steps_back"] % 100 == 0:
+            log.warning("%s: event time %.0f s behind the watermark: the clock was set back; a new timeline starts",
+                        mark, (self.watermarks.watermark - t) / 1e9)
         pending = [entry[0] for entry in self._timers if entry[0] < END_OF_INPUT]
         out: list[Product] = []
         if pending:
