@@ -68,3 +68,22 @@ def test_beyond_loopback_with_keys_serves_only_authorised_subscribers(tmp_path: 
     finally:
         pub.close(0)
         ctx.destroy(linger=0)
+
+
+def test_a_plaintext_bus_beyond_loopback_is_an_explicit_choice(caplog: pytest.LogCaptureFixture) -> None:
+    with pytest.raises(ConfigError, match=r"plaintext_beyond_loopback"):  # the error names the way out
+        parse_config({"site": SITE, "publish": {"zmq": {"endpoint": "tcp://0.0.0.0:5556"}}})
+    port = free_port()
+    cfg = parse_config({"site": SITE, "publish": {"zmq": {"endpoint": f"tcp://0.0.0.0:{port}",
+                                                          "plaintext_beyond_loopback": True}}})
+    with caplog.at_level("WARNING", logger="rsu.publish.zmq_publisher"):
+        pub = ZmqPublisher.from_config(cfg)
+    try:
+        assert any("WITHOUT CURVE" in r.getMessage() for r in caplog.records)
+        with Subscriber(f"tcp://127.0.0.1:{port}") as sub:
+            assert pub.wait_for_subscribers(1, timeout=60)
+            pub.publish("env", {"device": "d", "values": {"x": 1.0}, "units": {}}, schema="rsu.env/1")
+            got = sub.wait_for_count(1, timeout=60)[0].payload
+            assert got["schema"] == "rsu.env/1" and got["seq"] == 0, got
+    finally:
+        pub.close(0)

@@ -41,12 +41,17 @@ class ZmqConfig(StrictModel):
     )
     linger_ms: int = Field(default=500, ge=0, description="how long close() waits to flush queued messages")
     curve: CurveConfig | None = None
+    plaintext_beyond_loopback: bool = Field(
+        default=False,
+        description="the operator's explicit choice to bind beyond loopback without CURVE (a closed network whose "
+                    "subscribers cannot do CURVE); logged as a warning at start. Default: such a bind is refused")
 
     @model_validator(mode="after")
     def _secure_beyond_loopback(self) -> ZmqConfig:
         problem = insecure_bind_problem(self.endpoint, self.curve, "publish.zmq.curve")
-        if problem:
-            raise ValueError(problem)
+        if problem and not self.plaintext_beyond_loopback:
+            raise ValueError(f"{problem}; or, for a closed network, choose a plaintext bus explicitly with "
+                             "publish.zmq.plaintext_beyond_loopback: true")
         return self
 
 

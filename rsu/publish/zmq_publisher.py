@@ -128,8 +128,12 @@ class ZmqPublisher:
     def _open(self) -> zmq.Socket:
         cfg = self.config
         problem = insecure_bind_problem(cfg.endpoint, cfg.curve, "publish.zmq.curve")
-        if problem:  # the same rule as every server of the box (docs/security.md); nothing is bound
+        if problem and not getattr(cfg, "plaintext_beyond_loopback", False):
+            # the same rule as every server of the box (docs/security.md); nothing is bound
             raise PublishError(f"publish.zmq.endpoint: {problem}")
+        if problem:
+            log.warning("publish.zmq.endpoint %s: bound beyond loopback WITHOUT CURVE "
+                        "(publish.zmq.plaintext_beyond_loopback): anyone who can reach it reads the bus", cfg.endpoint)
         sock = self._ctx.socket(zmq.XPUB)
         try:
             sock.setsockopt(zmq.LINGER, cfg.linger_ms)
