@@ -119,12 +119,14 @@ def build_box(cfg: RsuConfig, *, base_dir: Path, state_root: Path | None = None,
     :param extra_plugins: ``(name, plugin object)`` registered beside the entry points (tests, embedding);
         each must still be enabled in ``plugins.enabled``.
     """
+    from rsu.app.memory_service import AllocatorService, tune_from_config
     from rsu.plugins.host import PluginHost
     from rsu.plugins.manager import PluginLoadError
     from rsu.plugins.registry import collect_sources
     from rsu.power.stage import power_stages
     from rsu.publish.zmq_publisher import ZmqPublisher
 
+    allocator = AllocatorService(cfg.pipeline.memory.trim_interval_s, tune_from_config(cfg.pipeline.memory))
     problems: list[str] = []
     stats = RunStats()
     box_ref: list[Box] = []
@@ -175,6 +177,7 @@ def build_box(cfg: RsuConfig, *, base_dir: Path, state_root: Path | None = None,
         raise StartupError([str(exc)]) from None
     services.append(CallbackService("web", on_start=built.services.start, on_stop=built.services.close))
     services.append(heartbeat_service(box, publisher, plugins, cfg.publish.health_interval_s))
+    services.append(allocator)
     for service in services:
         box.services.add(service)
     plugins.start()

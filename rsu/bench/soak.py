@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from rsu.core.allocator import heap_info
+
 __all__ = ["process_sample", "growth_per_hour", "soak", "summarise"]
 
 _MEASURES = ("rss_mb", "threads", "fds", "queue_depth", "latency_p99_ms")
@@ -97,7 +99,7 @@ def soak(box: Any, *, seconds: float, interval_s: float = 30.0, warmup_s: float 
     while True:
         now = time.monotonic()
         if now >= next_at:
-            sample = {"t_s": round(now - t0, 2), **process_sample()}
+            sample = {"t_s": round(now - t0, 2), **process_sample(), "heap": heap_info()}
             try:
                 sample.update(_box_sample(box))
             except Exception as exc:  # noqa: BLE001 - a sample that fails is reported, the soak goes on

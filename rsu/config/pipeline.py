@@ -167,6 +167,18 @@ class FlinkConfig(StrictModel):
     kafka: KafkaConfig = KafkaConfig()
 
 
+class MemoryConfig(StrictModel):
+    """The C allocator's settings for weeks of uptime (glibc only; see :mod:`rsu.core.allocator`)."""
+
+    tune_allocator: bool = Field(default=True, description="apply mmap_threshold_kb and arena_max at start-up")
+    mmap_threshold_kb: int = Field(default=256, ge=0, le=32_768,
+                                   description="blocks this large or larger (frames, tensors) are mapped on their own "
+                                               "and returned to the kernel when freed; 0: glibc's dynamic threshold")
+    arena_max: int = Field(default=4, ge=0, le=256, description="most malloc arenas; 0: glibc's default (8 per core)")
+    trim_interval_s: float = Field(default=60.0, ge=0, description="return free heap pages to the kernel this often "
+                                                                   "(malloc_trim); 0: never")
+
+
 class PipelineConfig(StrictModel):
     """Operators, their event time and state, and the runners that run them."""
 
@@ -179,4 +191,5 @@ class PipelineConfig(StrictModel):
     checkpoint: CheckpointConfig = CheckpointConfig()
     batching: BatchingConfig = BatchingConfig()
     adaptive_rate: AdaptiveRateConfig = AdaptiveRateConfig()
+    memory: MemoryConfig = MemoryConfig()
     flink: FlinkConfig = FlinkConfig()
