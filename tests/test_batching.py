@@ -340,12 +340,15 @@ def test_bench_detector_streams_reports_its_keys(tiny_yolo: dict[str, Path]) -> 
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout.strip().splitlines()[-1])
     for key in ("streams", "batched_fps", "ultralytics_fps", "speedup_vs_ultralytics", "camera_p99_ms",
-                "ultralytics_square_fps", "unbatched_fps", "fps_by_max_batch", "batch_sizes", "threads"):
+                "unbatched_fps", "fps_by_max_batch", "batch_sizes", "threads", "model", "variants"):
         assert out[key] is not None, key
     assert out["streams"] == 3 and set(out["camera_p99_ms"]) == {"cam-0", "cam-1", "cam-2"}
     assert out["speedup_vs_ultralytics"] == pytest.approx(out["batched_fps"] / out["ultralytics_fps"], rel=1e-2)
-    assert out["batch_sizes"] == {"3": out["blocks"] * out["rounds_per_block"] + 1}  # one batch per round
-    assert set(out["fps_by_max_batch"]) == {"2", "3"} and out["input"].startswith("160x160")
+    assert out["batch_sizes"] == {"3": out["blocks"] * out["rounds_per_block"] + 2}  # one batch per round
+    assert set(out["fps_by_max_batch"]) == {"2", "3"} and out["input"].startswith("160 long side")
+    assert "160x128" in out["input"] and "128x160" in out["input"]  # landscape video, portrait stills: rect inputs
+    assert out["model_variant"] == "model" and set(out["variants"]) == {"model"}
+    assert out["variants"]["model"]["batched_fps"] == out["batched_fps"]
 
 
 @pytest.mark.tools

@@ -1,23 +1,29 @@
 """``rsu bench detector --streams N``: N camera streams of real frames through the box's batched detector path
 (:class:`rsu.app.batching.MuxedDetectorStage`: one model call per batch of cameras) against the ultralytics
-predictor looping over the same N streams one frame at a time, on the same ONNX model with the same ONNX Runtime
-session options (threads, no spinning). ``unbatched_fps`` adds rsu's own detector one call per frame (what the
-batching itself adds).
+predictor looping over the same N streams one frame at a time, on the same ONNX model with the same input and
+the same ONNX Runtime session options (threads, no spinning). ``unbatched_fps`` adds rsu's own detector one call
+per frame (what the batching itself adds).
 
 Each round every camera delivers its next frame at once and the round ends when each has its detections (a box
 whose model is the bottleneck: frames of all cameras are waiting whenever a batch ends). A camera's latency is
 from its frame's arrival to its detections. The cases run in interleaved blocks of rounds, in a rotating order,
-so machine load hits them alike; frames/s are medians over blocks, latencies p99 over all rounds.
+so machine load hits them alike; a block has as many rounds as the slowest case needs for about 2 s; frames/s
+are medians over blocks, latencies p99 over all rounds.
 
 Streams: frames of ``vtest.avi`` (different stretches, mirrored for odd cameras) and variants of ``bus.jpg``
-(mirrored, brightened, shifted). The model: a dynamic-batch ONNX of the pruned YOLOv5s(u) from
+(mirrored, brightened, shifted). Both sides letterbox each frame to the smallest stride-aligned rectangle (the
+model has a dynamic input size; ultralytics' default, rsu's ``resize: auto``). The model: the project's distilled
+student ``yolov5s-vtest`` at its own input size, INT8 (the contract keys) and FP32 (``variants``), with a dynamic
+batch and input size (re-exported from its trained checkpoint when the committed file is fixed-shape, see
+:mod:`rsu.bench.bench_models`); else a dynamic export of the pruned YOLOv5s(u) from
 :func:`rsu.modeltools.zoo.build_detector_set` (built once into ``$RSU_CACHE_DIR/bench/detector``; the tools
-extra), or ``--model FILE`` (an ultralytics ONNX export with a dynamic batch). Threads: ``$RSU_BENCH_THREADS``
+extra); or ``--model FILE`` (an ultralytics ONNX export with a dynamic batch). Threads: ``$RSU_BENCH_THREADS``
 (default: cores, at most 4).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import threading
@@ -29,10 +35,13 @@ from typing import Any
 import cv2
 import numpy as np
 
+from rsu.bench.bench_models import BenchModel
 from rsu.core.errors import ModelError
 
 CONF, IOU, IMGSZ = 0.25, 0.45, 640  # IMGSZ: where the model does not say (ultralytics metadata imgsz)
 DYNAMIC = "yolov5s_pruned_fp32_dynamic.onnx"
+BLOCKS, BLOCK_S = 10, 2.0
+"""Blocks per case, and about how long one lasts (rounds per block: enough for the slowest case to fill it)."""
 USER_ERRORS = (ModelError,)
 """What a bad ``--model`` raises (the command reports it as a usage error)."""
 
@@ -84,19 +93,9 @@ def camera_streams(streams: int, frames: int) -> list[list[np.ndarray]]:
 
 def model_imgsz(path: Path) -> int:
     """The square input side an ultralytics export records in its metadata (``imgsz``), else 640."""
-    import ast
+    from rsu.bench.bench_models import metadata_imgsz, onnx_input
 
-    import onnx
-
-    try:
-        meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-    except Exception as exc:  # noqa: BLE001 - onnx raises protobuf's own errors for a file that is not ONNX
-        raise ModelError(f"{path}: not a readable ONNX model ({type(exc).__name__})") from None
-    try:
-        size = ast.literal_eval(meta.get("imgsz", "None"))
-    except (ValueError, SyntaxError):
-        return IMGSZ
-    return int(size[0]) if isinstance(size, (list, tuple)) and size else int(size) if isinstance(size, int) else IMGSZ
+    return metadata_imgsz(onnx_input(path)[1], IMGSZ)
 
 
 def ultralytics_predictor(path: Path, threads: int, imgsz: int, rect: bool = True) -> Callable[[np.ndarray], int]:
@@ -156,37 +155,53 @@ class _Batched:
         self.stage.close()
 
 
-def run(quick: bool = False, streams: int = 4, model: str | Path | None = None,
-        window_ms: float = 10.0) -> dict[str, Any]:
-    """Run the benchmark; returns the JSON-ready result (keys in DESIGN.md, benchmark JSON)."""
+Case = Callable[[int], tuple[dict[str, float], int]]
+
+
+def _models(model: str | Path | None, imgsz: int | None) -> tuple[dict[str, BenchModel], str, str | None]:
+    """The variants to measure, the one the contract keys describe, and why the student is not used (if not)."""
+    from rsu.bench.bench_models import BenchModel, student_models
+
+    if model is not None:
+        path = Path(model)
+        return {"model": BenchModel(path, imgsz or model_imgsz(path), str(path))}, "model", None
+    found, why = student_models(_progress)
+    if found:
+        if imgsz is not None:
+            found = {k: BenchModel(m.path, imgsz, m.about) for k, m in found.items()}
+        return found, "int8" if "int8" in found else next(iter(found)), None
+    path = default_model()
+    zoo = BenchModel(path, imgsz or model_imgsz(path), f"{DYNAMIC} (pruned YOLOv5su, synthetic weights, dynamic "
+                     "batch and input size)")
+    return {"zoo": zoo}, "zoo", why
+
+
+def _cases(key: str, bench: BenchModel, streams: int, threads: int, window_ms: float, images: list[list[np.ndarray]],
+           per_stream: int, full: bool) -> tuple[dict[str, Case], dict[int, _Batched], Any]:
+    """The cases of one model: rsu batched (max_batch = streams; with ``full`` also 2, and one call per frame)
+    and the ultralytics predictor, one frame after another."""
     from rsu_sdk import Frame
 
     from rsu.config.models import DetectorConfig
     from rsu.inference.detector import Detector
 
-    if streams < 1:
-        raise ValueError(f"--streams: expected >= 1, got {streams}")
-    threads = int(os.environ.get("RSU_BENCH_THREADS", min(os.cpu_count() or 1, 4)))
-    path = Path(model) if model is not None else default_model()
-    imgsz = model_imgsz(path)
-    cfg = DetectorConfig(model=str(path), kind="yolov8", providers=["cpu"], conf_threshold=CONF, iou_threshold=IOU,
-                         input_size=imgsz, threads=threads, allow_spinning=False, batch=streams)
+    cfg = DetectorConfig(model=str(bench.path), kind="yolov8", providers=["cpu"], conf_threshold=CONF,
+                         iou_threshold=IOU, input_size=bench.imgsz, threads=threads, allow_spinning=False,
+                         batch=streams)
     detector = Detector.from_config(cfg)
     if detector.backend.fixed_batch is not None:
-        raise ModelError(f"{path}: the model's batch is fixed at {detector.backend.fixed_batch}; batching needs "
+        raise ModelError(f"{bench.path}: the model's batch is fixed at {detector.backend.fixed_batch}; batching needs "
                          "a dynamic batch (rsu model export --dynamic)")
-    per_stream = 2 if quick else 8
-    images = camera_streams(streams, per_stream)
     cameras = [f"cam-{i}" for i in range(streams)]
     muxed = {streams: _Batched(detector, cameras, window_ms, streams)}
-    if streams > 2:
+    if full and streams > 2:
         muxed[2] = _Batched(detector, cameras, window_ms, 2)
 
     def frames_of(r: int) -> list[Any]:
         return [Frame(source=c, t_event_ns=r, frame_id=r, image=images[i][r % per_stream])
                 for i, c in enumerate(cameras)]
 
-    def looped(detect: Callable[[int, int], int]) -> Callable[[int], tuple[dict[str, float], int]]:
+    def looped(detect: Callable[[int, int], int]) -> Case:
         def one_round(r: int) -> tuple[dict[str, float], int]:  # one frame after another over the streams
             t0, lat, boxes = time.perf_counter(), {}, 0
             for i, c in enumerate(cameras):
@@ -195,75 +210,125 @@ def run(quick: bool = False, streams: int = 4, model: str | Path | None = None,
             return lat, boxes
         return one_round
 
-    ultra = ultralytics_predictor(path, threads, imgsz)
-    square = ultralytics_predictor(path, threads, imgsz, rect=False)
-    cases: dict[str, Callable[[int], tuple[dict[str, float], int]]] = {
-        **{f"batched_{n}": (lambda r, b=b: b.round(frames_of(r))) for n, b in muxed.items()},
-        "unbatched": looped(lambda i, r: len(detector.detect([frames_of(r)[i]])[0])),
-        "ultralytics": looped(lambda i, r: ultra(images[i][r % per_stream])),
-        "ultralytics_square": looped(lambda i, r: square(images[i][r % per_stream])),
-    }
-    blocks, rounds = (2, 2) if quick else (8, per_stream)
-    fps: dict[str, list[float]] = {k: [] for k in cases}
-    latency: dict[str, dict[str, list[float]]] = {k: {c: [] for c in cameras} for k in cases}
-    boxes: dict[str, int] = dict.fromkeys(cases, 0)
+    ultra = ultralytics_predictor(bench.path, threads, bench.imgsz)
+    cases: dict[str, Case] = {f"{key}:batched_{n}": (lambda r, b=b: b.round(frames_of(r))) for n, b in muxed.items()}
+    if full:
+        cases[f"{key}:unbatched"] = looped(lambda i, r: len(detector.detect([frames_of(r)[i]])[0]))
+    cases[f"{key}:ultralytics"] = looped(lambda i, r: ultra(images[i][r % per_stream]))
+    return cases, muxed, detector
+
+
+def run(quick: bool = False, streams: int = 4, model: str | Path | None = None,
+        window_ms: float = 10.0, imgsz: int | None = None) -> dict[str, Any]:
+    """Run the benchmark; returns the JSON-ready result (keys in DESIGN.md, benchmark JSON).
+
+    :param imgsz: the input's long side; None: the model's own (its metadata ``imgsz``).
+    """
+    from rsu.inference.preprocess import input_shape
+
+    if streams < 1:
+        raise ValueError(f"--streams: expected >= 1, got {streams}")
+    threads = int(os.environ.get("RSU_BENCH_THREADS", min(os.cpu_count() or 1, 4)))
+    models, main, why_not_student = _models(model, imgsz)
+    per_stream = 2 if quick else 8
+    images = camera_streams(streams, per_stream)
+    cases: dict[str, Case] = {}
+    muxes: dict[str, dict[int, _Batched]] = {}
+    detectors: dict[str, Any] = {}
     try:
-        for fn in cases.values():  # warm-up
+        for key, bench in models.items():
+            got, muxes[key], detectors[key] = _cases(key, bench, streams, threads, window_ms, images, per_stream,
+                                                     full=key == main)
+            cases.update(got)
+        fps: dict[str, list[float]] = {k: [] for k in cases}
+        latency: dict[str, dict[str, list[float]]] = {k: {} for k in cases}
+        boxes: dict[str, int] = dict.fromkeys(cases, 0)
+        calls: dict[str, int] = dict.fromkeys(cases, 0)
+        slowest = 0.0
+        for fn in cases.values():  # warm-up, then one timed round: how many rounds fill a block
             fn(0)
+            t0 = time.perf_counter()
+            fn(1)
+            slowest = max(slowest, time.perf_counter() - t0)
+        blocks, rounds = (2, 2) if quick else (BLOCKS, int(min(64, max(per_stream, math.ceil(BLOCK_S / slowest)))))
+        load = [round(os.getloadavg()[0], 2)]
         order = list(cases)
         _progress(f"{streams} streams, {len(cases)} cases x {blocks} blocks of {rounds} rounds, interleaved "
-                  f"({threads} threads, {path.name})")
+                  f"({threads} threads; {', '.join(f'{k}: {m.path.name} at {m.imgsz}' for k, m in models.items())})")
         for b in range(blocks):
             for key in order[b % len(order):] + order[:b % len(order)]:
-                t0 = time.perf_counter()
+                det = detectors[key.split(":")[0]]
+                calls0, t0 = det.stats["batches"], time.perf_counter()
                 for r in range(rounds):
                     lat, n = cases[key](b * rounds + r)
                     boxes[key] += n
                     for c, ms in lat.items():
-                        latency[key][c].append(ms)
+                        latency[key].setdefault(c, []).append(ms)
                 fps[key].append(streams * rounds / (time.perf_counter() - t0))
+                calls[key] += det.stats["batches"] - calls0
             _progress(f"block {b + 1}/{blocks}: " + ", ".join(f"{k} {v[-1]:.2f}" for k, v in fps.items()) + " fps")
     finally:
-        for m in muxed.values():
-            m.close()
+        for mux in muxes.values():
+            for m in mux.values():
+                m.close()
     med = {k: float(np.median(v)) for k, v in fps.items()}
-    top = f"batched_{streams}"
-    batching = muxed[streams].stage.stats()["batching"]
 
     def p99(key: str) -> dict[str, float]:
         return {c: round(float(np.percentile(v, 99)), 2) for c, v in latency[key].items()}
 
+    frames_total = streams * blocks * rounds
+    shapes = sorted({input_shape((im.shape[1], im.shape[0]), detectors[main].spec) for cam in images for im in cam})
+    variants = {}
+    for key, bench in models.items():
+        top = f"{key}:batched_{streams}"
+        variants[key] = {
+            "model": bench.about, "imgsz": bench.imgsz,
+            "batched_fps": round(med[top], 3), "ultralytics_fps": round(med[f"{key}:ultralytics"], 3),
+            "speedup_vs_ultralytics": round(med[top] / med[f"{key}:ultralytics"], 4),
+            "camera_p99_ms": p99(top), "ultralytics_camera_p99_ms": p99(f"{key}:ultralytics"),
+            "boxes_per_frame": round(boxes[top] / frames_total, 2),
+            "ultralytics_boxes_per_frame": round(boxes[f"{key}:ultralytics"] / frames_total, 2),
+        }
+    m, top = variants[main], f"{main}:batched_{streams}"
+    batching = muxes[main][streams].stage.stats()["batching"]
+    load.append(round(os.getloadavg()[0], 2))
     return {
         "streams": streams,
-        "batched_fps": round(med[top], 3),
-        "ultralytics_fps": round(med["ultralytics"], 3),
-        "speedup_vs_ultralytics": round(med[top] / med["ultralytics"], 4),
-        "camera_p99_ms": p99(top),
-        "ultralytics_camera_p99_ms": p99("ultralytics"),
-        "ultralytics_square_fps": round(med["ultralytics_square"], 3),
-        "speedup_vs_ultralytics_square": round(med[top] / med["ultralytics_square"], 4),
-        "unbatched_fps": round(med["unbatched"], 3),
-        "batched_over_unbatched": round(med[top] / med["unbatched"], 4),
-        "unbatched_camera_p99_ms": p99("unbatched"),
-        "fps_by_max_batch": {str(n): round(med[f"batched_{n}"], 3) for n in sorted(muxed)},
-        "camera_p99_ms_by_max_batch": {str(n): p99(f"batched_{n}") for n in sorted(muxed)},
-        "boxes_per_frame": {k: round(v / (streams * blocks * rounds), 2) for k, v in boxes.items()},
+        "batched_fps": m["batched_fps"],
+        "ultralytics_fps": m["ultralytics_fps"],
+        "speedup_vs_ultralytics": m["speedup_vs_ultralytics"],
+        "camera_p99_ms": m["camera_p99_ms"],
+        "ultralytics_camera_p99_ms": m["ultralytics_camera_p99_ms"],
+        "model": m["model"],
+        "model_variant": main,
+        "student_not_used": why_not_student,
+        "variants": variants,
+        "unbatched_fps": round(med[f"{main}:unbatched"], 3),
+        "batched_over_unbatched": round(med[top] / med[f"{main}:unbatched"], 4),
+        "unbatched_camera_p99_ms": p99(f"{main}:unbatched"),
+        "fps_by_max_batch": {str(n): round(med[f"{main}:batched_{n}"], 3) for n in sorted(muxes[main])},
+        "camera_p99_ms_by_max_batch": {str(n): p99(f"{main}:batched_{n}") for n in sorted(muxes[main])},
+        "boxes_per_frame": {k: round(v / frames_total, 2) for k, v in boxes.items()},
         "batch_sizes": batching["batch_sizes"],
         "mean_batch": batching["mean_batch"],
+        "model_calls_per_round": {k: round(v / (blocks * rounds), 2) for k, v in calls.items()
+                                  if not k.endswith(":ultralytics")},
+        "load_average_1min": {"start": load[0], "end": load[1]},
         "window_ms": window_ms,
         "threads": threads,
-        "model": str(path) if model is not None else f"{DYNAMIC} (pruned YOLOv5su, synthetic weights, dynamic batch)",
-        "input": f"{imgsz}x{imgsz} letterboxed (ultralytics: rectangular, its default); streams: vtest.avi "
-                 "stretches and bus.jpg variants",
+        "input": f"{models[main].imgsz} long side, letterboxed to the stride-aligned rectangle (rect: "
+                 f"{', '.join(f'{w}x{h}' for w, h in shapes)}), as ultralytics does; streams: vtest.avi stretches "
+                 "and bus.jpg variants",
         "blocks": blocks,
         "rounds_per_block": rounds,
         "fps_per_block": {k: [round(x, 3) for x in v] for k, v in fps.items()},
         "notes": [
             "every camera's frame arrives at the start of a round; the round ends when all have detections",
-            "batched_fps: all streams in one model call (max_batch = streams); fps_by_max_batch: smaller batches",
+            "batched_fps: all streams in one batch (max_batch = streams); frames whose rect inputs differ in shape "
+            "(landscape video, portrait stills) run as one model call per shape; fps_by_max_batch: smaller batches",
             "ultralytics: its predictor with the ONNX Runtime session swapped for one with rsu's options (same "
-            "model, threads, no spinning), one frame after another over the streams; as shipped it letterboxes a "
-            "dynamic-shape model to a rectangle (fewer pixels); ultralytics_square: the same square input as rsu",
-            "speed figures only: the default model has synthetic weights",
+            "model, threads, no spinning), one frame after another over the streams, same rect input",
+            "variants: each model measured both ways in the same interleaved blocks; the top-level keys are "
+            "model_variant's",
         ],
     }

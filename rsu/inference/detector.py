@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -19,7 +20,7 @@ from rsu.inference.decoders.registry import (META_LABELS, META_PREPROCESS, Decod
                                              default_registry, metadata_json)
 from rsu.inference.labels import parse_names
 from rsu.inference.nms import batched_nms
-from rsu.inference.preprocess import InputSpec, Transform, prepare_batch
+from rsu.inference.preprocess import InputSpec, Transform, input_shape, prepare_batch
 from rsu.inference.session import ModelError, OrtBackend, TensorInfo
 
 __all__ = ["Backend", "Detector", "ModelError", "open_backend"]
@@ -49,7 +50,10 @@ def open_backend(path: Path, cfg: DetectorConfig, protection: Any = None) -> Bac
     return OrtBackend(path, cfg.providers, cfg.threads, cfg.allow_spinning, protection)
 
 
-def _layout_and_size(shape: tuple[Any, ...], wanted: int | None, path: Path) -> tuple[str, tuple[int, int]]:
+def _layout_and_size(shape: tuple[Any, ...], wanted: int | None, path: Path,
+                     metadata: dict[str, str]) -> tuple[str, tuple[int, int], bool]:
+    """``(layout, (width, height), dynamic)``; a dynamic input's side is ``wanted``, else the metadata's
+    ``imgsz`` (ultralytics exports), else 640."""
     if len(shape) != 4:
         raise ModelError(f"{path}: expected a 4-D image input, got shape {list(shape)}")
     layout = "NHWC" if shape[3] in (1, 3) and shape[1] not in (1, 3) else "NCHW"
@@ -57,8 +61,20 @@ def _layout_and_size(shape: tuple[Any, ...], wanted: int | None, path: Path) -> 
     if isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0:
         if wanted is not None and (wanted, wanted) != (w, h):
             raise ModelError(f"{path}: input is fixed at {w}x{h}; models.detector.input_size {wanted} cannot apply")
-        return layout, (w, h)
-    return layout, (wanted or 640, wanted or 640)
+        return layout, (w, h), False
+    side = wanted or _meta_int(metadata, "imgsz") or 640
+    return layout, (side, side), True
+
+
+def _meta_int(metadata: dict[str, str], key: str) -> int | None:
+    """An int (or the largest of a list of ints, as ultralytics writes ``imgsz``) from a metadata value."""
+    try:
+        value = ast.literal_eval(metadata.get(key, "None"))
+    except (ValueError, SyntaxError):
+        return None
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, int) for v in value):
+        value = max(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 class Detector:
@@ -92,6 +108,10 @@ class Detector:
                     protection: Any = None) -> Detector:
         """Open the model named by ``cfg.model`` (or ``model``): a file or a fetched asset name.
 
+        ``models.detector.resize: auto`` letterboxes a model whose input height and width are dynamic to the
+        smallest stride-aligned rectangle (``rect``, long side = the input size; stride from the metadata's
+        ``stride``, else 32), as ultralytics does; ``letterbox`` forces the square.
+
         Class names come from the ONNX metadata (``rsu.labels`` or ultralytics' ``names``), else from a
         ``<model stem>.labels.txt`` file beside the model (one name a line), else from the decoder family.
         """
@@ -100,7 +120,7 @@ class Detector:
         cfg = cfg or DetectorConfig()
         path = resolve_model(str(model) if model is not None else cfg.model)
         backend = open_backend(path, cfg, protection)
-        layout, size = _layout_and_size(backend.input.shape, cfg.input_size, path)
+        layout, size, dynamic = _layout_and_size(backend.input.shape, cfg.input_size, path, backend.metadata)
         info = ModelInfo(input_shape=backend.input.shape, input_size=size, layout=layout,
                          output_shapes=tuple(tuple(o.shape) for o in backend.outputs), metadata=backend.metadata)
         try:
@@ -111,6 +131,9 @@ class Detector:
         pre.update(metadata_json(backend.metadata, META_PREPROCESS) or {})
         if cfg.resize != "auto":
             pre["resize"] = cfg.resize
+        elif dynamic and pre.get("resize", "letterbox") == "letterbox":  # pad only to the stride (ultralytics' rect)
+            pre["resize"] = "rect"
+            pre["stride"] = _meta_int(backend.metadata, "stride") or 32
         pre = {k: tuple(v) if isinstance(v, list) else v for k, v in pre.items()}
         spec = InputSpec(size=size, layout=layout, **pre)  # type: ignore[arg-type]
         sidecar = path.with_name(path.stem + ".labels.txt")
@@ -125,7 +148,8 @@ class Detector:
         return cls(backend, entry, entry.build(info), spec, tuple(names), cfg)
 
     def detect(self, frames: Sequence[Frame]) -> list[Detections]:
-        """Detect objects in each frame; runs ``batch`` frames per inference call."""
+        """Detect objects in each frame; runs ``batch`` frames per inference call (with ``rect``, frames whose
+        inputs differ in shape run in separate calls)."""
         out: list[Detections] = []
         for start in range(0, len(frames), self.batch):
             chunk = frames[start:start + self.batch]
@@ -149,12 +173,9 @@ class Detector:
         GIL). Yields one :class:`Detections` per frame, in order, one batch behind the input."""
         source = iter(frames)
 
-        def prepare() -> tuple[np.ndarray, list[Transform], list[_Meta]] | None:
+        def prepare() -> tuple[list[_Job], list[_Meta]] | None:
             chunk = [f for _, f in zip(range(self.batch), source)]
-            if not chunk:
-                return None
-            batch, transforms = prepare_batch([f.image for f in chunk], self.spec)
-            return batch, transforms, [_Meta.of(f) for f in chunk]
+            return (self._prepare([f.image for f in chunk]), [_Meta.of(f) for f in chunk]) if chunk else None
 
         with ThreadPoolExecutor(1, thread_name_prefix="detector-pipe") as pool:
             prep: Future[Any] | None = pool.submit(prepare)
@@ -163,18 +184,37 @@ class Detector:
                 job = prep.result()
                 if job is None:
                     break
-                batch, transforms, metas = job
+                jobs, metas = job
                 prep = pool.submit(prepare)
-                outputs = self._infer(batch, len(metas))
+                outputs = [self._infer(j.batch, len(j.indices)) for j in jobs]
                 if post is not None:
                     yield from post.result()
-                post = pool.submit(self._postprocess, outputs, metas, transforms)
+                post = pool.submit(self._post_jobs, jobs, outputs, metas)
             if post is not None:
                 yield from post.result()
 
+    def _prepare(self, images: Sequence[np.ndarray]) -> list[_Job]:
+        """One batch per input shape (one batch unless ``rect`` meets images of different aspects)."""
+        if self.spec.resize != "rect":
+            return [_Job(*prepare_batch(images, self.spec), list(range(len(images))))]
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, img in enumerate(images):
+            groups.setdefault(input_shape((int(img.shape[1]), int(img.shape[0])), self.spec), []).append(i)
+        return [_Job(*prepare_batch([images[i] for i in idx], self.spec), idx) for idx in groups.values()]
+
+    def _post_jobs(self, jobs: Sequence[_Job], outputs: Sequence[list[np.ndarray]],
+                   metas: Sequence[_Meta]) -> list[Detections]:
+        """Decode every job's outputs; the Detections in the frames' order."""
+        result: list[Detections | None] = [None] * len(metas)
+        for job, out in zip(jobs, outputs, strict=True):
+            for i, det in zip(job.indices, self._postprocess(out, [metas[i] for i in job.indices], job.transforms)):
+                result[i] = det
+        return [d for d in result if d is not None]
+
     def _detect_chunk(self, frames: Sequence[Frame]) -> list[Detections]:
-        batch, transforms = prepare_batch([f.image for f in frames], self.spec)
-        return self._postprocess(self._infer(batch, len(frames)), [_Meta.of(f) for f in frames], transforms)
+        jobs = self._prepare([f.image for f in frames])
+        outputs = [self._infer(j.batch, len(j.indices)) for j in jobs]
+        return self._post_jobs(jobs, outputs, [_Meta.of(f) for f in frames])
 
     def _infer(self, batch: np.ndarray, frames: int) -> list[np.ndarray]:
         t0 = time.perf_counter()
@@ -217,3 +257,12 @@ class _Meta:
     @classmethod
     def of(cls, frame: Frame) -> _Meta:
         return cls(frame.source, frame.t_event_ns, frame.frame_id, frame.size)
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """One model call's input: the batch, its images' transforms, and their indices among the frames."""
+
+    batch: np.ndarray
+    transforms: list[Transform]
+    indices: list[int]
