@@ -171,7 +171,8 @@ def test_record_is_complete(run: Path, video: Path) -> None:
     assert record["command"].startswith("rsu model distill --video ")
     assert "--seed 0" in record["command"] and record["seed"] == 0 and record["epochs"] == 1
     data = record["data"]
-    assert data["video"] == str(video) and data["video_sha256"] == sha256_file(video)
+    assert (Path.cwd() / data["video"]).resolve() == video.resolve()  # written relative to the working folder
+    assert data["video_sha256"] == sha256_file(video)
     assert data["split"] == {"train": [0, 22], "gap": [22, 24], "held_out": [24, 30]}
     assert data["train_images"] == 22 and data["labels"] == "labels.json"
     assert {"torch", "ultralytics", "onnxruntime", "torch-pruning"} <= set(record["versions"])
@@ -210,6 +211,8 @@ def test_resume_skips_finished_steps(run: Path, video: Path, tmp_path: Path) -> 
         assert f"step {n}/{len(STEPS)} {step}: done in an earlier run, skipped" in proc.stderr
     assert "epoch" not in proc.stderr
     assert {p: sha256_file(out / p) for p in before} == before
+    record = json.loads((out / "record.json").read_text())
+    assert "--resume" not in record["command"] and record["resumed_with"][-1].endswith("--resume")
     # a run stopped after the export: only quantize and evaluate run again
     state = json.loads((out / "state.json").read_text())
     for step in ("quantize", "evaluate"):
@@ -248,3 +251,45 @@ def test_the_student_is_the_same_for_the_same_seed(tmp_path: Path) -> None:
     weights = [torch.load(tmp_path / f"s{i}.pt", weights_only=False)["model"].state_dict() for i in range(3)]
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
     assert not all(torch.equal(weights[0][k], weights[2][k]) for k in weights[0])
+
+
+# --- the student that ships with rsu (rsu/models/, built by the chain above on all of vtest.avi) --------------
+
+
+def test_the_shipped_student_is_selectable_and_finds_the_teachers_people(video: Path) -> None:
+    from rsu.assets.paths import project_models_dir, resolve_model
+    from rsu.config.models import DetectorConfig
+    from rsu.inference.detector import Detector
+    from rsu.inference.nms import box_iou
+
+    path = resolve_model("yolov5s-vtest")
+    assert path == project_models_dir() / "yolov5s-vtest-int8.onnx"
+    record = json.loads((project_models_dir() / "yolov5s-vtest.record.json").read_text())
+    assert record["models"]["int8"]["bytes"] == path.stat().st_size
+    assert record["data"]["video_sha256"] == sha256_file(video)
+    student = Detector.from_config(DetectorConfig(model="yolov5s-vtest"))
+    teacher = Detector.from_config(DetectorConfig(model="nanodet-m"))
+    assert student.class_names == tuple(record["classes"])
+    held = record["data"]["split"]["held_out"]
+    wanted, found = 0, 0
+    for index, frame in video_frames(video, held[1]):
+        if index not in (held[0] + 14, held[0] + 64, held[0] + 114):  # held-out frames: never trained on
+            continue
+        ref = teacher.detect_image(frame)
+        people = ref.xyxy[[name == "person" for name in ref.labels]]
+        out = student.detect_image(frame)
+        mine = out.xyxy[[name == "person" for name in out.labels]]
+        wanted += len(people)
+        if len(mine) and len(people):
+            found += int((box_iou(people, mine).max(axis=1) >= 0.5).sum())
+    assert wanted >= 15 and found >= 0.8 * wanted
+
+
+def test_a_project_model_that_is_not_there_says_how_to_rebuild_it(monkeypatch: pytest.MonkeyPatch,
+                                                                  tmp_path: Path) -> None:
+    from rsu.assets import paths
+    from rsu.core.errors import ModelError
+
+    monkeypatch.setattr(paths, "project_models_dir", lambda: tmp_path)
+    with pytest.raises(ModelError, match=r"'yolov5s-vtest' is not in this installation .*rsu model distill"):
+        paths.resolve_model("yolov5s-vtest")

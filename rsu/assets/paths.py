@@ -1,5 +1,6 @@
 """Where the assets live: ``$RSU_ASSETS``, else ``<checkout>/assets`` when running from a git checkout,
-else ``~/.cache/rsu/assets``."""
+else ``~/.cache/rsu/assets``. The project's own models (trained by rsu's code, :data:`PROJECT_MODELS`) ship
+inside the package, in ``rsu/models/``."""
 
 from __future__ import annotations
 
@@ -8,9 +9,20 @@ from pathlib import Path
 
 from rsu.core.errors import ModelError
 
-__all__ = ["ENV_VAR", "assets_dir", "resolve_model", "data_file"]
+__all__ = ["ENV_VAR", "PROJECT_MODELS", "assets_dir", "project_models_dir", "resolve_model", "data_file"]
 
 ENV_VAR = "RSU_ASSETS"
+PROJECT_MODELS: dict[str, str] = {
+    # the pruned YOLOv5s student distilled from NanoDet-m on vtest.avi (rsu model distill; docs/models.md)
+    "yolov5s-vtest": "yolov5s-vtest-int8.onnx",
+    "yolov5s-vtest-fp32": "yolov5s-vtest-fp32.onnx",
+}
+"""Model name -> file in :func:`project_models_dir` (each with ``<stem>.record.json`` beside it)."""
+
+
+def project_models_dir() -> Path:
+    """``rsu/models/``: the models the package ships."""
+    return Path(__file__).resolve().parents[1] / "models"
 
 
 def _checkout_root() -> Path | None:
@@ -40,9 +52,16 @@ def resolve_model(name: str, directory: str | Path | None = None) -> Path:
         if not path.is_file():
             raise ModelError(f"model file not found: {path}")
         return path
+    if name in PROJECT_MODELS:
+        own = project_models_dir() / PROJECT_MODELS[name]
+        if not own.is_file():
+            raise ModelError(f"model {name!r} is not in this installation ({own} missing): rebuild it with "
+                             "`rsu model distill` (docs/models.md)")
+        return own
     model = MODELS.get(name)
     if model is None:
-        raise ModelError(f"unknown model {name!r}: give a .onnx/.tflite file or one of {', '.join(MODELS)}")
+        known = ", ".join([*MODELS, *PROJECT_MODELS])
+        raise ModelError(f"unknown model {name!r}: give a .onnx/.tflite file or one of {known}")
     found = assets_dir(directory) / model.path
     if not found.is_file():
         raise ModelError(f"model {name!r} is not fetched yet ({found} missing): run `rsu assets fetch`")

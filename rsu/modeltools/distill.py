@@ -83,8 +83,9 @@ class _Run:
             if changed:
                 raise DistillError(f"{self.dir}: --resume with different options than the run it continues: "
                                    + "; ".join(changed))
+            self.state.setdefault("resumed", []).append(opts.command)
         else:
-            self.state = {"options": pinned, "steps": {}}
+            self.state = {"options": pinned, "command": opts.command, "resumed": [], "steps": {}}
         self.dir.mkdir(parents=True, exist_ok=True)
 
     def done(self, step: str) -> dict[str, Any] | None:
@@ -161,7 +162,7 @@ def run_distill(opts: DistillOptions, evaluate: Evaluator, *, resume: bool = Fal
         result = steps[step](opts, video, out, run, progress)
         run.finish(step, time.perf_counter() - t0, result)
         progress(f"step {n}/{len(STEPS)} {step}: finished in {time.perf_counter() - t0:.1f} s")
-    record = _record(opts, run)
+    record = relative_paths(_record(opts, run))
     (out / "record.json").write_text(json.dumps(record, indent=2, default=str))
     progress(f"record: {out / 'record.json'}")
     return {**record, "skipped_steps": skipped}
@@ -256,13 +257,27 @@ def targets(metrics: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def relative_paths(value: Any, base: Path | None = None) -> Any:
+    """``value`` with every absolute path under ``base`` (default: the working folder) written relative to it,
+    so a record names no folder of the machine it was made on."""
+    root = str((base or Path.cwd()).resolve()) + "/"
+    if isinstance(value, dict):
+        return {k: relative_paths(v, base) for k, v in value.items()}
+    if isinstance(value, list):
+        return [relative_paths(v, base) for v in value]
+    if isinstance(value, str) and value.startswith(root):
+        return value[len(root):]
+    return value
+
+
 def _record(opts: DistillOptions, run: _Run) -> dict[str, Any]:
     s = run.state["steps"]
     lab, prune, train = s["labels"], s["prune"], s["train"]
     metrics = s["evaluate"]
     return {
         "format": RECORD_FORMAT,
-        "command": opts.command,
+        "command": run.state.get("command", opts.command),  # the first run's; resumed runs follow
+        "resumed_with": run.state.get("resumed", []),
         "seed": opts.seed,
         "options": {k: v for k, v in asdict(opts).items() if k != "command"},
         "data": {"video": opts.video, "video_sha256": lab["video_sha256"], "frames_total": lab["frames_total"],
