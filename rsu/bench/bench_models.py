@@ -56,7 +56,8 @@ def _dynamic(dims: list[int | str]) -> bool:
 
 
 def _weights(model: Path) -> Path | None:
-    """The trained checkpoint of the distillation run that made ``model`` (its record's ``--out``), if here."""
+    """The trained checkpoint of the distillation run that made ``model`` (its record's ``--out``, else
+    ``var/distill-vtest``), the one its export step used, if here."""
     folders = []
     for record in sorted(model.parent.glob(f"{STUDENT}*.record.json")):
         try:
@@ -67,11 +68,20 @@ def _weights(model: Path) -> Path | None:
         if "--out" in args[:-1]:
             folders.append(Path(args[args.index("--out") + 1]))
     for folder in [*folders, DISTILL_DIR]:
-        for name in ("best.pt", "last.pt"):
-            pt = folder / "train" / "weights" / name
-            if pt.is_file():
+        for name in (_exported_weights(folder), "best.pt", "last.pt"):
+            pt = folder / "train" / "weights" / name if name else None
+            if pt is not None and pt.is_file():
                 return pt
     return None
+
+
+def _exported_weights(folder: Path) -> str | None:
+    """The checkpoint name the run's export step used (its ``state.json``: the train step's ``weights``)."""
+    try:
+        weights = json.loads((folder / "state.json").read_text(encoding="utf-8"))["steps"]["train"]["weights"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return Path(weights).name if isinstance(weights, str) else None
 
 
 def _export_dynamic(pt: Path, imgsz: int, progress: Callable[[str], None]) -> tuple[Path, Path]:
@@ -131,7 +141,7 @@ def student_models(progress: Callable[[str], None]) -> tuple[dict[str, BenchMode
         fp32, int8 = _export_dynamic(pt, imgsz, progress)
     except (OSError, RuntimeError, ValueError) as exc:
         return {}, f"exporting a dynamic-shape {STUDENT} from {pt} failed: {exc}"
-    about = f"(the committed {STUDENT} re-exported from {pt} with a dynamic batch and input size)"
+    about = f"(the installed {STUDENT}, fixed-shape, re-exported from {pt} with a dynamic batch and input size)"
     return {"int8": BenchModel(int8, imgsz, f"{int8.name} {about}"),
             "fp32": BenchModel(fp32, imgsz, f"{fp32.name} {about}")}, None
 
