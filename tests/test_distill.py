@@ -293,3 +293,31 @@ def test_a_project_model_that_is_not_there_says_how_to_rebuild_it(monkeypatch: p
     monkeypatch.setattr(paths, "project_models_dir", lambda: tmp_path)
     with pytest.raises(ModelError, match=r"'yolov5s-vtest' is not in this installation .*rsu model distill"):
         paths.resolve_model("yolov5s-vtest")
+
+
+@pytest.mark.tools
+@needs_tools
+def test_export_imgsz_reruns_only_export_quantize_evaluate_and_the_models_are_dynamic(run: Path, video: Path,
+                                                                                      tmp_path: Path) -> None:
+    from rsu.config.models import DetectorConfig
+    from rsu.inference.detector import Detector
+    from rsu.modeltools.quantize import input_spec_of
+
+    out = _copy(run, tmp_path)
+    proc = _distill(video, out, "--export-imgsz", "128", "--resume")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for n, step in enumerate(STEPS, 1):
+        ran = f"step {n}/{len(STEPS)} {step}: finished" in proc.stderr
+        assert ran == (step in ("export", "quantize", "evaluate")), step
+    assert "epoch" not in proc.stderr
+    _, frame = next(video_frames(video, 1))
+    for name in ("student_fp32.onnx", "student_int8.onnx"):
+        spec = input_spec_of(out / name)  # dynamic height and width: the size comes from the export's metadata
+        assert spec.size == (128, 128) and spec.resize == "rect"
+        det = Detector.from_config(DetectorConfig(model=str(out / name), conf_threshold=0.001))
+        assert det.entry.name == "yolov8"  # recognised without kind: from the names metadata
+        assert det.detect_image(frame).image_size == (768, 576)
+    record = json.loads((out / "record.json").read_text())
+    assert record["options"]["export_imgsz"] == 128 and record["eval"]["int8"]["map50"] >= 0
+    bad = _distill(video, out, "--export-imgsz", "100", "--resume")
+    assert bad.returncode == 2 and "--export-imgsz" in bad.stderr

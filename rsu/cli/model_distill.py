@@ -26,6 +26,9 @@ def _progress(msg: str) -> None:
               help="Teacher confidence threshold for a label.")
 @click.option("--flip-tta", is_flag=True, help="Teacher labels from the frame and its mirror image (merged).")
 @click.option("--imgsz", default=320, show_default=True, help="Student input size (multiple of 32).")
+@click.option("--export-imgsz", type=int, default=None,
+              help="Input size (long side) of the exported models, e.g. smaller than --imgsz for speed "
+                   "[default: --imgsz].")
 @click.option("--epochs", default=30, show_default=True, type=click.IntRange(1), help="Training epochs.")
 @click.option("--ratio", default=0.6, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True),
               help="Channel pruning ratio (0.6: about -76% parameters).")
@@ -40,7 +43,8 @@ def _progress(msg: str) -> None:
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(0), help="Data loader workers.")
 @click.option("--resume", is_flag=True, help="Continue a run in --out: skip finished steps, resume training.")
 @click.option("--json", "as_json", is_flag=True, help="Print the record as one JSON object.")
-def distill_cmd(video: str, out: str, teacher: str, conf: float, flip_tta: bool, imgsz: int, epochs: int,
+def distill_cmd(video: str, out: str, teacher: str, conf: float, flip_tta: bool, imgsz: int,
+                export_imgsz: int | None, epochs: int,
                 ratio: float, train_frac: float, gap_frames: int | None, frames_limit: int | None, seed: int,
                 batch: int, workers: int, resume: bool, as_json: bool) -> None:
     """Distil the teacher into a pruned YOLOv5s for one site: label (teacher), dataset, prune, train (CPU),
@@ -52,8 +56,8 @@ def distill_cmd(video: str, out: str, teacher: str, conf: float, flip_tta: bool,
     from rsu.modeltools.env import ToolsMissingError
 
     opts = DistillOptions(video=video, out=out, teacher=teacher, conf=conf, flip_tta=flip_tta, imgsz=imgsz,
-                          epochs=epochs, ratio=ratio, train_frac=train_frac, gap_frames=gap_frames,
-                          frames_limit=frames_limit, seed=seed, batch=batch, workers=workers,
+                          export_imgsz=export_imgsz, epochs=epochs, ratio=ratio, train_frac=train_frac,
+                          gap_frames=gap_frames, frames_limit=frames_limit, seed=seed, batch=batch, workers=workers,
                           command=shlex.join(["rsu", *sys.argv[1:]]) if "distill" in sys.argv[1:] else "")
     try:
         record = run_distill(opts, evaluate_detector, resume=resume, progress=_progress)

@@ -32,21 +32,24 @@ class OutputComparison:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-def model_info(session: Any) -> Any:
-    """The decoder registry's view of an ONNX Runtime session."""
+def model_info(session: Any, input_size: tuple[int, int] | None = None) -> Any:
+    """The decoder registry's view of an ONNX Runtime session; ``input_size`` (w, h) is what it is fed when
+    its input height and width are dynamic."""
     from rsu.inference.decoders.registry import ModelInfo
 
     shape = tuple(session.get_inputs()[0].shape)
     meta = dict(session.get_modelmeta().custom_metadata_map or {})
-    return ModelInfo(input_shape=shape, input_size=(int(shape[3]), int(shape[2])), layout="NCHW",
+    fixed = isinstance(shape[3], int) and isinstance(shape[2], int)
+    size = (int(shape[3]), int(shape[2])) if fixed or input_size is None else input_size
+    return ModelInfo(input_shape=shape, input_size=size, layout="NCHW",
                      output_shapes=tuple(tuple(o.shape) for o in session.get_outputs()), metadata=meta)
 
 
-def decoder_for(session: Any, kind: str = "auto") -> Any:
+def decoder_for(session: Any, kind: str = "auto", input_size: tuple[int, int] | None = None) -> Any:
     """The registered decoder for a session's outputs (``auto``: by metadata or output shapes)."""
     from rsu.inference.decoders.registry import default_registry
 
-    info = model_info(session)
+    info = model_info(session, input_size)
     return default_registry().choose(info, kind).build(info)
 
 
@@ -73,7 +76,7 @@ def compare_models(ref: str | Path, new: str | Path, batches: Sequence[np.ndarra
     from rsu.inference.nms import box_iou
 
     s_ref, s_new = _session(ref), _session(new)
-    dec = decoder_for(s_ref)
+    dec = decoder_for(s_ref, input_size=(int(batches[0].shape[3]), int(batches[0].shape[2])) if batches else None)
     name = s_ref.get_inputs()[0].name
     diffs, boxes, ref_all, new_all = [], [], [], []
     n_ref = n_new = considered = kept = 0

@@ -54,6 +54,7 @@ class DistillOptions:
     conf: float = 0.35
     flip_tta: bool = False
     imgsz: int = 320
+    export_imgsz: int | None = None  # the exported models' input size (long side); None: imgsz
     epochs: int = 30
     ratio: float = 0.6
     train_frac: float = 0.8
@@ -145,6 +146,8 @@ def run_distill(opts: DistillOptions, evaluate: Evaluator, *, resume: bool = Fal
     if opts.epochs < 1 or opts.imgsz < 32 or opts.imgsz % 32:
         raise DistillError(f"--epochs must be >= 1 and --imgsz a multiple of 32 (>= 32); got {opts.epochs}, "
                            f"{opts.imgsz}")
+    if opts.export_imgsz is not None and (opts.export_imgsz < 32 or opts.export_imgsz % 32):
+        raise DistillError(f"--export-imgsz must be a multiple of 32 (>= 32); got {opts.export_imgsz}")
     import_ultralytics()  # fail now, naming the extra to install, not after the teacher pass
     require("torch_pruning")
     run = _Run(opts, resume, evaluate)
@@ -152,6 +155,12 @@ def run_distill(opts: DistillOptions, evaluate: Evaluator, *, resume: bool = Fal
     steps = {"labels": _labels, "dataset": _dataset, "prune": _prune, "train": _train, "export": _export,
              "quantize": _quantize, "evaluate": _evaluate}
     skipped: list[str] = []
+    exported = run.done("export")
+    if exported is not None and exported.get("imgsz", opts.imgsz) != _export_size(opts):
+        progress(f"--export-imgsz {_export_size(opts)} differs from the finished export's "
+                 f"{exported.get('imgsz', opts.imgsz)}: export, quantize and evaluate run again")
+        for step in ("export", "quantize", "evaluate"):
+            run.state["steps"].pop(step, None)
     for n, step in enumerate(STEPS, 1):
         if run.done(step) is not None:
             progress(f"step {n}/{len(STEPS)} {step}: done in an earlier run, skipped")
@@ -211,6 +220,10 @@ def _train(opts: DistillOptions, video: Path, out: Path, run: _Run, progress: Pr
     return res
 
 
+def _export_size(opts: DistillOptions) -> int:
+    return opts.export_imgsz or opts.imgsz
+
+
 def _export(opts: DistillOptions, video: Path, out: Path, run: _Run, progress: Progress) -> dict[str, Any]:
     from rsu.modeltools.distill_train import load_student
     from rsu.modeltools.export import export_model
@@ -218,9 +231,10 @@ def _export(opts: DistillOptions, video: Path, out: Path, run: _Run, progress: P
 
     weights = out / "train" / "weights" / Path(run.done("train")["weights"]).name  # type: ignore[index]
     yolo = load_student(weights)
-    path = export_model(yolo, out / "student_fp32.onnx", imgsz=opts.imgsz)
-    progress(f"exported {path}")
-    return {"onnx": str(path), "params": count_params(yolo.model)}
+    # a dynamic batch and input size: the box batches cameras and feeds the stride-aligned rectangle of its video
+    path = export_model(yolo, out / "student_fp32.onnx", imgsz=_export_size(opts), dynamic=True)
+    progress(f"exported {path} at {_export_size(opts)} (dynamic batch and input size)")
+    return {"onnx": str(path), "params": count_params(yolo.model), "imgsz": _export_size(opts)}
 
 
 def _quantize(opts: DistillOptions, video: Path, out: Path, run: _Run, progress: Progress) -> dict[str, Any]:
@@ -230,7 +244,7 @@ def _quantize(opts: DistillOptions, video: Path, out: Path, run: _Run, progress:
 
     fp32, int8 = out / "student_fp32.onnx", out / "student_int8.onnx"
     images = calibration_images(out / "dataset")
-    batches = calibration_batches(images, input_spec_of(fp32), limit=len(images), mirror=False)
+    batches = calibration_batches(images, input_spec_of(fp32, _export_size(opts)), limit=len(images), mirror=False)
     progress(f"calibrating static INT8 (QDQ, 7-bit weights) on {len(batches)} training frames")
     excluded, qdq = quantize_batches(fp32, int8, batches)
     comparison = compare_models(fp32, int8, batches)

@@ -69,17 +69,32 @@ def head_postprocess_nodes(model: Any) -> list[str]:
     return sorted(seen)
 
 
-def input_spec_of(model_path: str | Path) -> Any:
-    """The letterbox input spec (YOLO: RGB, /255, NCHW) for a model's fixed input size."""
+def input_spec_of(model_path: str | Path, imgsz: int | None = None) -> Any:
+    """The input spec (YOLO: RGB, /255, NCHW) for a model: its fixed input size, letterboxed; for a model with a
+    dynamic height and width, ``imgsz`` (else the export's ``imgsz`` metadata) as the long side of the
+    stride-aligned rectangle the box's detector feeds it (``resize: rect``)."""
+    import ast
+
     import onnx
 
     from rsu.inference.preprocess import InputSpec
 
     model = onnx.load(str(model_path), load_external_data=False)
     dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
-    if len(dims) != 4 or dims[2] <= 0 or dims[3] <= 0:
-        raise ValueError(f"{model_path}: expected a fixed NCHW image input, got {dims}")
-    return InputSpec(size=(dims[3], dims[2]))
+    if len(dims) != 4:
+        raise ValueError(f"{model_path}: expected an NCHW image input, got {dims}")
+    if dims[2] > 0 and dims[3] > 0:
+        return InputSpec(size=(dims[3], dims[2]))
+    if imgsz is None:
+        meta = {p.key: p.value for p in model.metadata_props}
+        try:
+            size = ast.literal_eval(meta.get("imgsz", "None"))
+        except (ValueError, SyntaxError):
+            size = None
+        imgsz = max(size) if isinstance(size, (list, tuple)) and size else size if isinstance(size, int) else None
+    if not isinstance(imgsz, int) or imgsz <= 0:
+        raise ValueError(f"{model_path}: the input size is dynamic and the model does not say its imgsz: give one")
+    return InputSpec(size=(imgsz, imgsz), resize="rect")
 
 
 def calibration_batches(sources: Sequence[str | Path], spec: Any, limit: int = 32, mirror: bool = True

@@ -109,8 +109,22 @@ def _v5_matches(info: Any) -> bool:
     return shape[1] == 3 * grid_cells(info.input_size) and shape[2] >= 6
 
 
+def _metadata_classes(info: Any) -> int | None:
+    """How many classes an ultralytics export's ``names`` metadata lists (``{0: 'person', ...}``), or None."""
+    import ast
+
+    try:
+        names = ast.literal_eval(info.metadata.get("names", "None"))
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+    return len(names) if isinstance(names, (dict, list, tuple)) and names else None
+
+
 def _v8_layout(info: Any) -> bool | None:
-    """False for ``[B, 4+C, N]``, True for ``[B, N, 4+C]``, None when the shapes are not this head."""
+    """False for ``[B, 4+C, N]``, True for ``[B, N, 4+C]``, None when the shapes are not this head.
+
+    With a dynamic input size the number of cells ``N`` is symbolic: then the head is recognised by ``4 + C``
+    channels, ``C`` from the export's ``names`` metadata."""
     shape = _shape3(info)
     if shape is None:
         return None
@@ -119,6 +133,12 @@ def _v8_layout(info: Any) -> bool | None:
         return False
     if shape[1] == cells and isinstance(shape[2], int) and shape[2] >= 5:
         return True
+    classes = _metadata_classes(info)
+    if classes is not None:
+        if not isinstance(shape[2], int) and shape[1] == 4 + classes:
+            return False
+        if not isinstance(shape[1], int) and shape[2] == 4 + classes:
+            return True
     return None
 
 
