@@ -336,13 +336,14 @@ def test_bench_detector_streams_reports_its_keys(tiny_yolo: dict[str, Path]) -> 
     from rsu.cli import main
 
     res = CliRunner().invoke(main, ["bench", "detector", "--streams", "3", "--model", str(tiny_yolo["dynamic"]),
-                                    "--quick", "--json"])
+                                    "--quick", "--json", "--stills"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout.strip().splitlines()[-1])
     for key in ("streams", "batched_fps", "ultralytics_fps", "speedup_vs_ultralytics", "camera_p99_ms",
                 "unbatched_fps", "fps_by_max_batch", "batch_sizes", "threads", "model", "variants"):
         assert out[key] is not None, key
     assert out["streams"] == 3 and set(out["camera_p99_ms"]) == {"cam-0", "cam-1", "cam-2"}
+    assert out["streams_content"] == "video and portrait stills"
     assert out["speedup_vs_ultralytics"] == pytest.approx(out["batched_fps"] / out["ultralytics_fps"], rel=1e-2)
     assert out["batch_sizes"] == {"3": out["blocks"] * out["rounds_per_block"] + 2}  # one batch per round
     assert set(out["fps_by_max_batch"]) == {"2", "3"} and out["input"].startswith("160 long side")
@@ -364,3 +365,5 @@ def test_bench_detector_streams_usage_errors(tiny_yolo: dict[str, Path]) -> None
     assert alone.exit_code == 2 and "--model needs --streams" in alone.output
     other = runner.invoke(main, ["bench", "lstm", "--streams", "2"])
     assert other.exit_code == 2 and "detector benchmark only" in other.output
+    stills = runner.invoke(main, ["bench", "detector", "--stills"])
+    assert stills.exit_code == 2 and "--stills needs --streams" in stills.output

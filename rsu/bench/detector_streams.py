@@ -10,8 +10,9 @@ from its frame's arrival to its detections. The cases run in interleaved blocks 
 so machine load hits them alike; a block has as many rounds as the slowest case needs for about 2 s; frames/s
 are medians over blocks, latencies p99 over all rounds.
 
-Streams: frames of ``vtest.avi`` (different stretches, mirrored for odd cameras) and variants of ``bus.jpg``
-(mirrored, brightened, shifted). Both sides letterbox each frame to the smallest stride-aligned rectangle (the
+Streams: frames of ``vtest.avi`` (a different stretch per camera, mirrored for odd cameras: a box's landscape
+road cameras); ``--stills`` makes every other camera a portrait ``bus.jpg`` variant (mirrored, brightened,
+shifted), so a round holds two input shapes and the batched path makes one call per shape. Both sides letterbox each frame to the smallest stride-aligned rectangle (the
 model has a dynamic input size; ultralytics' default, rsu's ``resize: auto``). The model: the project's distilled
 student ``yolov5s-vtest`` at its own input size, INT8 (the contract keys) and FP32 (``variants``), with a dynamic
 batch and input size (re-exported from its trained checkpoint when the committed file is fixed-shape, see
@@ -71,18 +72,21 @@ def default_model() -> Path:
     return out
 
 
-def camera_streams(streams: int, frames: int) -> list[list[np.ndarray]]:
-    """``streams`` lists of ``frames`` real BGR frames each: vtest.avi stretches and bus.jpg variants."""
+def camera_streams(streams: int, frames: int, stills: bool = False) -> list[list[np.ndarray]]:
+    """``streams`` lists of ``frames`` real BGR frames each: every camera a stretch of vtest.avi of its own (odd
+    ones mirrored), as a box's landscape road cameras; with ``stills`` every other camera is a portrait bus.jpg
+    variant instead (two input shapes in a round: one model call per shape)."""
     from rsu.assets.paths import data_file
     from rsu.modeltools.frames import load_frames
 
-    video = load_frames([data_file("data/vtest.avi")], limit=max(2, (streams + 1) // 2) * frames)
+    videos = streams if not stills else max(1, (streams + 1) // 2)
+    video = load_frames([data_file("data/vtest.avi")], limit=max(2, videos) * frames)
     bus = cv2.imread(str(data_file("data/bus.jpg")))
     out: list[list[np.ndarray]] = []
     for cam in range(streams):
-        if cam % 2 == 0:  # a stretch of the video of its own; every other one mirrored
-            k = cam // 2
-            clip = [video[(k + i * max(1, (streams + 1) // 2)) % len(video)] for i in range(frames)]
+        if not stills or cam % 2 == 0:  # a stretch of the video of its own; every other one mirrored
+            k = cam if not stills else cam // 2
+            clip = [video[(k + i * max(1, videos)) % len(video)] for i in range(frames)]
             out.append([cv2.flip(f, 1) if k % 2 else f for f in clip])
         else:  # bus.jpg: mirrored, brighter, shifted a little further each frame
             base = cv2.flip(bus, 1) if (cam // 2) % 2 else bus
@@ -219,10 +223,11 @@ def _cases(key: str, bench: BenchModel, streams: int, threads: int, window_ms: f
 
 
 def run(quick: bool = False, streams: int = 4, model: str | Path | None = None,
-        window_ms: float = 10.0, imgsz: int | None = None) -> dict[str, Any]:
+        window_ms: float = 10.0, imgsz: int | None = None, stills: bool = False) -> dict[str, Any]:
     """Run the benchmark; returns the JSON-ready result (keys in DESIGN.md, benchmark JSON).
 
     :param imgsz: the input's long side; None: the model's own (its metadata ``imgsz``).
+    :param stills: every other camera shows portrait stills (see :func:`camera_streams`).
     """
     from rsu.inference.preprocess import input_shape
 
@@ -231,7 +236,7 @@ def run(quick: bool = False, streams: int = 4, model: str | Path | None = None,
     threads = int(os.environ.get("RSU_BENCH_THREADS", min(os.cpu_count() or 1, 4)))
     models, main, why_not_student = _models(model, imgsz)
     per_stream = 2 if quick else 8
-    images = camera_streams(streams, per_stream)
+    images = camera_streams(streams, per_stream, stills=stills)
     cases: dict[str, Case] = {}
     muxes: dict[str, dict[int, _Batched]] = {}
     detectors: dict[str, Any] = {}
@@ -294,6 +299,7 @@ def run(quick: bool = False, streams: int = 4, model: str | Path | None = None,
     load.append(round(os.getloadavg()[0], 2))
     return {
         "streams": streams,
+        "streams_content": "video and portrait stills" if stills else "video",
         "batched_fps": m["batched_fps"],
         "ultralytics_fps": m["ultralytics_fps"],
         "speedup_vs_ultralytics": m["speedup_vs_ultralytics"],
