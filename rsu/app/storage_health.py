@@ -22,7 +22,7 @@ def _stats(obj: Any) -> dict[str, Any]:
 
 
 def _checkpoints(box: Any) -> dict[str, Any] | None:
-    for stage in box.inline_stages:
+    for stage in getattr(box, "inline_stages", ()):  # a box without stages (an embedding, a test double)
         ckpt = _stats(stage).get("checkpoint")
         if isinstance(ckpt, dict):
             return {k: ckpt.get(k) for k in ("dir", "written", "write_errors", "last_error", "last_bytes")}
@@ -30,7 +30,7 @@ def _checkpoints(box: Any) -> dict[str, Any] | None:
 
 
 def _kafka_journal(box: Any) -> dict[str, Any] | None:
-    kafka = getattr(box.sink, "kafka", None)
+    kafka = getattr(getattr(box, "sink", None), "kafka", None)
     if kafka is None:
         return None
     stats = _stats(kafka)

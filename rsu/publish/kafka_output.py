@@ -193,7 +193,9 @@ class KafkaOutput:
             seq = self._seq[zmq_topic]
             self._seq[zmq_topic] += 1
             t_publish = time.time_ns()
-            t_event = t_publish if t_event_ns is None else min(int(t_event_ns), t_publish)  # t_event <= t_publish
+            # the event time as the source stamped it: it is the Flink job's event time, and capping it at the
+            # publish time here would give the job other inputs than the box's own runner had (the bus caps)
+            t_event = t_publish if t_event_ns is None else int(t_event_ns)
             value = join_envelope(head, seq, t_event, t_publish, data)
             if self._finished:
                 self._n["dropped_closed"] += 1
