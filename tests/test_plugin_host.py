@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from rsu_sdk import Alarm, HealthEvent, ObjectList, hookimpl
+from plugin_host_helpers import Blocking, Failing, Recorder, host_with, object_lists
+from rsu_sdk import hookimpl
 from rsu_sdk.testing import DEFAULT_SITE, RecordingPublisher, make_alarm, make_object_list, make_reading
 
 from rsu.config import parse_config
@@ -17,94 +18,16 @@ from rsu.plugins import PluginHost, PluginLoadError, check_plugins, create_plugi
 SITE = {"name": "test-site", "lat": 48.0, "lon": 11.0}
 
 
-class Recorder:
-    """Records every ObjectList; ``done`` is set once ``expect`` arrived."""
-
-    def __init__(self, expect: int = 0) -> None:
-        self.objects: list[ObjectList] = []
-        self.health: list[HealthEvent] = []
-        self.alarms: list[Alarm] = []
-        self.expect = expect
-        self.done = threading.Event()
-        self.stopped_after: int | None = None
-        self._cond = threading.Condition()
-
-    @hookimpl
-    def rsu_on_objects(self, objects: ObjectList) -> None:
-        with self._cond:
-            self.objects.append(objects)
-            self._cond.notify_all()
-        if len(self.objects) >= self.expect:
-            self.done.set()
-
-    def wait_for(self, n: int, timeout: float = 10.0) -> bool:
-        """Wait until ``n`` object lists arrived (the pace of a sensor this plugin keeps up with)."""
-        with self._cond:
-            return self._cond.wait_for(lambda: len(self.objects) >= n, timeout)
-
-    @hookimpl
-    def rsu_on_health(self, event: HealthEvent) -> None:
-        self.health.append(event)
-
-    @hookimpl
-    def rsu_on_alarm(self, alarm: Alarm) -> None:
-        self.alarms.append(alarm)
-
-    @hookimpl
-    def rsu_on_stop(self) -> None:
-        self.stopped_after = len(self.objects)
-
-
-class Failing:
-    """Raises on every product."""
-
-    stopped = False
-
-    @hookimpl
-    def rsu_on_objects(self, objects: ObjectList) -> None:
-        raise RuntimeError(f"broken on cycle at {objects.t_event_ns}")
-
-    @hookimpl
-    def rsu_on_stop(self) -> None:
-        self.stopped = True
-
-
-class Blocking:
-    """Blocks in its first call until ``release`` is set."""
-
-    def __init__(self) -> None:
-        self.entered = threading.Event()
-        self.release = threading.Event()
-        self.finished = 0
-
-    @hookimpl
-    def rsu_on_objects(self, objects: ObjectList) -> None:
-        self.entered.set()
-        self.release.wait(120)
-        self.finished += 1
-
-
-def _host(plugins: dict[str, object], **kwargs) -> tuple[PluginHost, RecordingPublisher]:
-    loaded = create_plugin_manager(list(plugins), extra_plugins=list(plugins.items()))
-    loaded.require_enabled()
-    publisher = RecordingPublisher()
-    return PluginHost(loaded, site=DEFAULT_SITE, publisher=publisher, **kwargs), publisher
-
-
-def _cycles(n: int) -> list[ObjectList]:
-    return [make_object_list(t_event_ns=1_700_000_000_000_000_000 + i) for i in range(n)]
-
-
 def test_failing_plugin_is_disabled_after_n_while_the_others_keep_receiving(caplog) -> None:
     good, watcher = Recorder(expect=10), Recorder()
-    host, publisher = _host({"good": good, "bad": Failing(), "watcher": watcher}, failure_limit=3)
+    host, publisher = host_with({"good": good, "bad": Failing(), "watcher": watcher}, failure_limit=3)
     host.start()
     with caplog.at_level(logging.ERROR):
-        for cycle in _cycles(10):
+        for cycle in object_lists(10):
             host.dispatch(cycle)
         assert host.wait_idle(10)
     stats = host.stats()
-    assert [o.t_event_ns for o in good.objects] == [c.t_event_ns for c in _cycles(10)]
+    assert [o.t_event_ns for o in good.objects] == [c.t_event_ns for c in object_lists(10)]
     assert stats["bad"]["calls"] == 3 and stats["bad"]["errors"] == 3 and stats["bad"]["disabled"] is True
     assert stats["bad"]["status"].startswith("disabled: 3 consecutive failures")
     assert stats["good"]["errors"] == 0 and stats["good"]["calls"] == 10 + 1  # objects + the health event
@@ -132,7 +55,7 @@ def test_failures_must_be_consecutive_and_default_limit_is_five() -> None:
     host = PluginHost.from_config(config, publisher=RecordingPublisher(),
                                   extra_plugins=[("flaky", Flaky()), ("bad", Failing())])
     host.start()
-    for cycle in _cycles(12):
+    for cycle in object_lists(12):
         host.dispatch(cycle)
     assert host.wait_idle(10)
     stats = host.stats()
@@ -143,9 +66,9 @@ def test_failures_must_be_consecutive_and_default_limit_is_five() -> None:
 
 def test_blocked_plugin_does_not_delay_the_others_beyond_its_queue() -> None:
     slow, fast = Blocking(), Recorder(expect=50)
-    host, _ = _host({"slow": slow, "fast": fast}, queue_size=4, stop_timeout_s=5)
+    host, _ = host_with({"slow": slow, "fast": fast}, queue_size=4, stop_timeout_s=5)
     host.start()
-    cycles = _cycles(50)
+    cycles = object_lists(50)
     host.dispatch(cycles[0])
     assert slow.entered.wait(10)  # the slow plugin is now stuck inside its first call
     queued = []
@@ -179,9 +102,9 @@ def test_sleeping_plugin_does_not_stall_dispatch_or_the_others() -> None:
             self.done += 1
 
     sleeper, fast = Sleeper(), Recorder(expect=20)
-    host, _ = _host({"sleeper": sleeper, "fast": fast}, queue_size=2, stop_timeout_s=5)
+    host, _ = host_with({"sleeper": sleeper, "fast": fast}, queue_size=2, stop_timeout_s=5)
     host.start()
-    for i, cycle in enumerate(_cycles(20), start=1):
+    for i, cycle in enumerate(object_lists(20), start=1):
         host.dispatch(cycle)
         assert fast.wait_for(i)  # a sensor pace the fast plugin keeps up with
         if i == 1:
@@ -196,16 +119,16 @@ def test_sleeping_plugin_does_not_stall_dispatch_or_the_others() -> None:
 
 def test_stop_drains_then_calls_on_stop_and_gives_up_at_the_deadline() -> None:
     stuck, rec = Blocking(), Recorder()
-    host, _ = _host({"stuck": stuck, "rec": rec}, queue_size=10, stop_timeout_s=0.3)
+    host, _ = host_with({"stuck": stuck, "rec": rec}, queue_size=10, stop_timeout_s=0.3)
     host.start()
-    for cycle in _cycles(5):
+    for cycle in object_lists(5):
         host.dispatch(cycle)
     assert stuck.entered.wait(10)
     host.stop()
     assert stuck.finished == 0  # stop gave up at its deadline: it did not wait for the stuck call to end
     assert rec.stopped_after == 5  # drained before rsu_on_stop
     assert host.stats()["stuck"]["drops"] == 4  # left in its queue at the deadline
-    assert host.dispatch(_cycles(1)[0]) == 0  # stopped hosts accept nothing
+    assert host.dispatch(object_lists(1)[0]) == 0  # stopped hosts accept nothing
     stuck.release.set()
 
 
@@ -226,7 +149,7 @@ def test_start_failure_disables_that_plugin_only() -> None:
             self.stopped = True
 
     bad, rec = BadStart(), Recorder(expect=1)
-    host, publisher = _host({"badstart": bad, "rec": rec})
+    host, publisher = host_with({"badstart": bad, "rec": rec})
     host.start()
     host.dispatch(make_object_list())
     assert host.wait_idle(10) and len(rec.objects) == 1
@@ -347,97 +270,3 @@ def test_plugins_not_enabled_are_blocked_and_never_called() -> None:
     assert len(on.objects) == 1 and off.objects == [] and set(host.stats()) == {"on"}
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
-def test_a_plugin_whose_queue_stays_full_shows_stalled_until_it_takes_again() -> None:
-    slow, fast = Blocking(), Recorder(expect=10)
-    loaded = create_plugin_manager(["slow", "fast"], extra_plugins=[("slow", slow), ("fast", fast)])
-    host = PluginHost(loaded, site=DEFAULT_SITE, publisher=RecordingPublisher(), queue_size=2, stall_after_s=30)
-    clock = _Clock()
-    host.workers["slow"]._clock = clock  # the worker's monotonic clock, injected
-    host.start()
-    cycles = _cycles(10)
-    host.dispatch(cycles[0])
-    assert slow.entered.wait(10)
-    for i, cycle in enumerate(cycles[1:], start=2):
-        host.dispatch(cycle)  # 2 queued, the rest refused: the slow plugin's queue is full from here on
-        assert fast.wait_for(i)
-    assert host.stats()["slow"]["status"] == "running"  # full, but not yet for stall_after_s
-    clock.t += 29.9
-    assert host.stats()["slow"]["status"] == "running"
-    clock.t += 0.2
-    stats = host.stats()
-    assert stats["slow"]["status"] == "stalled" and stats["slow"]["stalls"] == 1
-    assert stats["fast"]["status"] == "running"
-    from rsu.app.box_health import box_components  # the heartbeat's mapping: stalled is degraded
-
-    class _Box:  # only what box_components reads of a box with no sources
-        sources: list = []
-        source_services: list = []
-
-        class stats:  # noqa: N801
-            stale: dict = {}
-
-            @staticmethod
-            def summary() -> dict:
-                return {"drops": {}, "stale": {}, "late_events": {}, "latency_event_to_publish": {}}
-
-        class lanes:  # noqa: N801
-            @staticmethod
-            def stats() -> dict:
-                return {}
-
-        @staticmethod
-        def router_alive() -> bool:
-            return True
-
-    rows = {r[1]: r for r in box_components(_Box(), host)}
-    assert rows["plugin:slow"][0] == "plugin.slow" and rows["plugin:slow"][2] == "degraded"
-    assert host.stats()["slow"]["stalls"] == 1  # counted once per stall
-    slow.release.set()  # it takes from its queue again
-    assert host.wait_idle(30)
-    assert host.stats()["slow"]["status"] == "running"
-    host.stop()
-
-
-def test_a_disabled_plugin_publishes_its_health_on_a_valid_topic() -> None:
-    import json
-
-    import zmq
-
-    from rsu.config.publish import ZmqConfig
-    from rsu.publish.schemas import validate
-    from rsu.publish.zmq_publisher import ZmqPublisher
-
-    class BadStart:
-        @hookimpl
-        def rsu_on_start(self, context):
-            raise OSError("device missing")
-
-    pub = ZmqPublisher(DEFAULT_SITE.name, ZmqConfig(endpoint="tcp://127.0.0.1:*", linger_ms=0))
-    ctx = zmq.Context()
-    sub = ctx.socket(zmq.SUB)
-    sub.setsockopt(zmq.SUBSCRIBE, b"")
-    sub.connect(pub.endpoint)
-    try:
-        assert pub.wait_for_subscribers(1, timeout=60)
-        loaded = create_plugin_manager(["bad_start"], extra_plugins=[("bad_start", BadStart())])
-        host = PluginHost(loaded, site=DEFAULT_SITE, publisher=pub)
-        host.start()
-        assert sub.poll(60_000)
-        topic, payload = sub.recv_multipart()
-        host.stop()
-    finally:
-        sub.close(0)
-        pub.close(0)
-        ctx.term()
-    msg = json.loads(payload)
-    assert topic.decode() == f"rsu/{DEFAULT_SITE.name}/health/plugin.bad_start"
-    assert msg["component"] == "plugin:bad_start" and msg["status"] == "down" and validate(msg) == []
-    assert pub.stats()["invalid"] == 0
