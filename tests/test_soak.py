@@ -30,6 +30,7 @@ def test_process_sample_reads_this_process() -> None:
     assert s["threads"] >= 1
     if Path("/proc/self/status").exists():
         assert s["rss_mb"] > 1 and s["fds"] >= 3
+        assert 0 < s["rss_anon_mb"] <= s["rss_mb"] and s["rss_file_mb"] is not None
 
 
 def test_rsu_soak_runs_a_box_and_prints_the_summary(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """Soak: run a box for a long time and watch what grows (``rsu soak CONFIG --minutes N``).
 
-Every ``interval_s`` one sample: the process's resident memory, threads and open file descriptors (Linux
-``/proc/self``), the box's lane and queue depths, what the publisher sent and dropped, and the event ->
+Every ``interval_s`` one sample: the process's resident memory (anonymous and file-backed apart), threads and
+open file descriptors (Linux ``/proc/self``), the blocks Python's allocator holds, the C heap, the box's lane
+and queue depths, what the publisher sent and dropped, and the event ->
 publish latency (p50 / p99 since the start, from the run summary). The summary gives, per measure, the
 first and last value after the warm-up, the min / max over it and the growth per hour (least-squares slope
 of the samples after the warm-up, times 3600), so a leak shows as a steady positive slope while a one-off
@@ -11,6 +12,7 @@ allocation at start-up (models, buffers) falls inside the warm-up.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -21,17 +23,22 @@ from rsu.core.allocator import heap_info
 
 __all__ = ["process_sample", "growth_per_hour", "soak", "summarise"]
 
-_MEASURES = ("rss_mb", "threads", "fds", "queue_depth", "latency_p99_ms")
+_MEASURES = ("rss_mb", "rss_anon_mb", "rss_file_mb", "py_blocks", "threads", "fds", "queue_depth", "latency_p99_ms")
+
+
+_STATUS_MB = {"VmRSS": "rss_mb", "RssAnon": "rss_anon_mb", "RssFile": "rss_file_mb"}
 
 
 def process_sample(proc: Path = Path("/proc/self")) -> dict[str, float | None]:
-    """``rss_mb``, ``threads`` and ``fds`` of the process ``proc`` names; None for what cannot be read."""
-    out: dict[str, float | None] = {"rss_mb": None, "threads": None, "fds": None}
+    """``rss_mb`` (with its anonymous and file-backed parts, ``rss_anon_mb`` / ``rss_file_mb``), ``threads``
+    and ``fds`` of the process ``proc`` names; None for what cannot be read."""
+    out: dict[str, float | None] = {"rss_mb": None, "rss_anon_mb": None, "rss_file_mb": None,
+                                    "threads": None, "fds": None}
     try:
         for line in (proc / "status").read_text(encoding="ascii", errors="replace").splitlines():
             key, _, value = line.partition(":")
-            if key == "VmRSS":
-                out["rss_mb"] = round(int(value.split()[0]) / 1024.0, 2)
+            if key in _STATUS_MB:
+                out[_STATUS_MB[key]] = round(int(value.split()[0]) / 1024.0, 2)
             elif key == "Threads":
                 out["threads"] = int(value.strip())
     except (OSError, ValueError, IndexError):
@@ -99,7 +106,8 @@ def soak(box: Any, *, seconds: float, interval_s: float = 30.0, warmup_s: float 
     while True:
         now = time.monotonic()
         if now >= next_at:
-            sample = {"t_s": round(now - t0, 2), **process_sample(), "heap": heap_info()}
+            sample = {"t_s": round(now - t0, 2), **process_sample(), "py_blocks": sys.getallocatedblocks(),
+                      "heap": heap_info()}
             try:
                 sample.update(_box_sample(box))
             except Exception as exc:  # noqa: BLE001 - a sample that fails is reported, the soak goes on

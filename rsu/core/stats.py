@@ -14,10 +14,15 @@ _RESERVOIR = 20_000
 
 
 class LatencyReservoir:
-    """Keeps up to ``capacity`` samples (uniform reservoir sampling) for percentile estimates."""
+    """Keeps up to ``capacity`` samples (uniform reservoir sampling) for percentile estimates.
+
+    The buffer is written once when made, so its pages are resident from the start: an untouched ``np.empty``
+    would grow the box's resident memory page by page over hours as a slow topic fills it (what a soak
+    reads as a leak).
+    """
 
     def __init__(self, capacity: int = _RESERVOIR, seed: int = 0) -> None:
-        self._samples = np.empty(capacity, dtype=np.float64)
+        self._samples = np.full(capacity, np.nan, dtype=np.float64)
         self._count = 0
         self._rng = np.random.default_rng(seed)
 
