@@ -119,14 +119,15 @@ def build_box(cfg: RsuConfig, *, base_dir: Path, state_root: Path | None = None,
     :param extra_plugins: ``(name, plugin object)`` registered beside the entry points (tests, embedding);
         each must still be enabled in ``plugins.enabled``.
     """
-    from rsu.app.memory_service import AllocatorService, tune_from_config
+    from rsu.app.memory_service import MemoryService, tune_from_config
     from rsu.plugins.host import PluginHost
     from rsu.plugins.manager import PluginLoadError
     from rsu.plugins.registry import collect_sources
     from rsu.power.stage import power_stages
     from rsu.publish.zmq_publisher import ZmqPublisher
 
-    allocator = AllocatorService(cfg.pipeline.memory.trim_interval_s, tune_from_config(cfg.pipeline.memory))
+    memory = cfg.pipeline.memory
+    allocator = MemoryService(memory.trim_interval_s, tune_from_config(memory), gc_interval_s=memory.gc_interval_s)
     problems: list[str] = []
     stats = RunStats()
     box_ref: list[Box] = []

@@ -168,7 +168,8 @@ class FlinkConfig(StrictModel):
 
 
 class MemoryConfig(StrictModel):
-    """The C allocator's settings for weeks of uptime (glibc only; see :mod:`rsu.core.allocator`)."""
+    """Memory for weeks of uptime: the C allocator's settings (glibc only; see :mod:`rsu.core.allocator`) and
+    the interpreter's full garbage collection (see :mod:`rsu.app.memory_service`)."""
 
     tune_allocator: bool = Field(default=True, description="apply mmap_threshold_kb and arena_max at start-up")
     mmap_threshold_kb: int = Field(default=256, ge=0, le=32_768,
@@ -177,6 +178,10 @@ class MemoryConfig(StrictModel):
     arena_max: int = Field(default=4, ge=0, le=256, description="most malloc arenas; 0: glibc's default (8 per core)")
     trim_interval_s: float = Field(default=60.0, ge=0, description="return free heap pages to the kernel this often "
                                                                    "(malloc_trim); 0: never")
+    gc_interval_s: float = Field(default=60.0, ge=0,
+                                 description="a full garbage collection this often, over what the box made since "
+                                             "start-up (frozen out first): empties the interpreter's free lists, which "
+                                             "otherwise grow for hours; 0: never (Python's own schedule)")
 
 
 class PipelineConfig(StrictModel):
