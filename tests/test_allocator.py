@@ -50,10 +50,7 @@ def test_memory_config_bounds_and_defaults() -> None:
 
 @needs_glibc
 def test_the_box_trims_on_its_interval_and_reports_the_settings(tmp_path: Path) -> None:
-    cfg = {"site": {"name": "alloc", "lat": 51.49, "lon": 6.73}, "sources": [],
-           "publish": {"zmq": {"endpoint": "tcp://127.0.0.1:*"}}, "web": {"enabled": False},
-           "pipeline": {"checkpoint": {"dir": str(tmp_path / "ckpt")},
-                        "memory": {"trim_interval_s": 0.05, "arena_max": 2}}}
+    cfg = _box_config(tmp_path, {"trim_interval_s": 0.05, "arena_max": 2})
     with running_box(cfg, tmp_path) as built:
         wait_for(lambda: built.box.summary()["services"]["allocator"]["trims"] >= 3, 60, "three heap trims")
         stats = built.box.summary()["services"]["allocator"]
@@ -63,10 +60,7 @@ def test_the_box_trims_on_its_interval_and_reports_the_settings(tmp_path: Path) 
 
 
 def test_tune_allocator_false_leaves_malloc_alone(tmp_path: Path) -> None:
-    cfg = {"site": {"name": "alloc", "lat": 51.49, "lon": 6.73}, "sources": [],
-           "publish": {"zmq": {"endpoint": "tcp://127.0.0.1:*"}}, "web": {"enabled": False},
-           "pipeline": {"checkpoint": {"dir": str(tmp_path / "ckpt")},
-                        "memory": {"tune_allocator": False, "trim_interval_s": 0, "gc_interval_s": 0}}}
+    cfg = _box_config(tmp_path, {"tune_allocator": False, "trim_interval_s": 0, "gc_interval_s": 0})
     with running_box(cfg, tmp_path) as built:
         stats = built.box.summary()["services"]["allocator"]
     assert stats["settings"] == {"allocator": "untouched"} and stats["trims"] == 0
@@ -74,10 +68,7 @@ def test_tune_allocator_false_leaves_malloc_alone(tmp_path: Path) -> None:
 
 
 def test_the_box_freezes_start_up_and_collects_what_it_made_since_on_its_interval(tmp_path: Path) -> None:
-    cfg = {"site": {"name": "alloc", "lat": 51.49, "lon": 6.73}, "sources": [],
-           "publish": {"zmq": {"endpoint": "tcp://127.0.0.1:*"}}, "web": {"enabled": False},
-           "pipeline": {"checkpoint": {"dir": str(tmp_path / "ckpt")},
-                        "memory": {"trim_interval_s": 0, "gc_interval_s": 0.05}}}
+    cfg = _box_config(tmp_path, {"trim_interval_s": 0, "gc_interval_s": 0.05})
     with running_box(cfg, tmp_path) as built:
         assert gc.get_freeze_count() > 1000  # the modules, config and publisher start-up made
         gc.disable()  # Python's own schedule off: only the box's interval collects what follows
@@ -96,6 +87,13 @@ def test_the_box_freezes_start_up_and_collects_what_it_made_since_on_its_interva
     assert stats["collections"] >= 3 and stats["collected"] >= 50 and stats["trims"] == 0
     assert stats["frozen"] > 1000 and stats["collect_ms_max"] >= 0
     assert gc.get_freeze_count() == 0  # stop gives the embedding process its objects back
+
+
+def _box_config(tmp_path: Path, memory: dict) -> dict:
+    """A box with no sources, its bus on a free port, no web server, and ``memory`` as ``pipeline.memory``."""
+    return {"site": {"name": "alloc", "lat": 51.49, "lon": 6.73}, "sources": [],
+            "publish": {"zmq": {"endpoint": "tcp://127.0.0.1:*"}}, "web": {"enabled": False},
+            "pipeline": {"checkpoint": {"dir": str(tmp_path / "ckpt")}, "memory": memory}}
 
 
 class _Node:

@@ -58,7 +58,7 @@ class MemoryService:
     name = "allocator"
 
     def __init__(self, trim_interval_s: float, applied: dict[str, Any] | None = None, *,
-                 gc_interval_s: float = 0.0, clock: Any = time.monotonic) -> None:
+                 gc_interval_s: float = 0.0) -> None:
         self.trim_interval_s = trim_interval_s
         self.gc_interval_s = gc_interval_s
         self.applied = dict(applied or {})
@@ -69,7 +69,6 @@ class MemoryService:
         self.collect_ms_max = 0.0
         self.collected = 0
         self.frozen = 0
-        self._clock = clock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -84,10 +83,10 @@ class MemoryService:
         self._thread.start()
 
     def _loop(self) -> None:
-        now = self._clock()
+        now = time.monotonic()
         jobs = (_Every(self.gc_interval_s, now), _Every(self.trim_interval_s, now))
-        while not self._stop.wait(min(j.wait_s(self._clock()) for j in jobs)):
-            now = self._clock()
+        while not self._stop.wait(min(j.wait_s(time.monotonic()) for j in jobs)):
+            now = time.monotonic()
             if jobs[0].due(now):
                 self.collect_once()  # first: what it frees, the trim can hand back
             if jobs[1].due(now):
