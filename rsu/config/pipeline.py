@@ -124,15 +124,24 @@ class KafkaConfig(StrictModel):
                                          "(earliest when none), or earliest / latest")
     bounded: bool = Field(default=False, description="stop at the offsets that are latest when the job starts "
                                                      "(a replay: end-of-input timers fire, the job finishes)")
-    checkpoint_interval_ms: int = Field(default=1_000, gt=0, description="results become visible to "
+    delivery: Literal["exactly_once", "at_least_once"] = Field(
+        default="exactly_once", description="exactly_once: results in a Kafka transaction per checkpoint, visible to "
+        "read_committed readers when it completes; at_least_once: visible at once, repeated after a failure "
+        "(ResultSource drops repeats by key and seq)")
+    checkpoint_interval_ms: int = Field(default=250, gt=0, description="results become visible to "
                                         "read_committed readers at each checkpoint: this bounds their latency")
+    unaligned_checkpoints: bool = Field(default=True, description="barriers overtake back-pressured data "
+                                        "(checkpoints stay short under load)")
+    buffer_timeout_ms: int = Field(default=5, ge=0, description="network buffer flush timeout of the job")
     checkpoint_dir: Path = Field(default=Path("var/flink-checkpoints"),
                                  description="retained checkpoints (a shared folder or object store on a cluster)")
-    state_backend: Literal["rocksdb", "hashmap"] = "rocksdb"
+    state_backend: Literal["rocksdb", "hashmap"] = Field(
+        default="hashmap", description="hashmap: state on the heap (the operators keep kilobytes per key); rocksdb "
+                                       "where state outgrows the TaskManagers' memory")
     incremental: bool = Field(default=True, description="incremental RocksDB checkpoints")
     restore: bool = Field(default=True, description="submit restores from the latest retained checkpoint")
     restart_attempts: int = Field(default=20, ge=0, description="fixed-delay restarts after a failure")
-    restart_delay_ms: int = Field(default=1_000, ge=0)
+    restart_delay_ms: int = Field(default=200, ge=0)
     client: dict[str, str] = Field(default_factory=dict,
                                    description="extra Kafka client properties (security.protocol, sasl.* ...)")
 

@@ -47,6 +47,9 @@ class FedAvgOperator(Operator):
     def key(self, element: Any) -> str:
         return element.model
 
+    def key_spec(self) -> tuple[str, str]:
+        return ("field", "model")
+
     def process(self, element: Any, ctx: Context) -> Iterable[GlobalModel]:
         update: ModelUpdate = element
         st = ctx.value_state("round")

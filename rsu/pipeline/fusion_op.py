@@ -33,6 +33,9 @@ class FusionOperator(Operator):
     def key(self, element: Product) -> str:
         return self._group
 
+    def key_spec(self) -> tuple[str, str]:
+        return ("const", self._group)  # one site's fusion is one key: one subtask (docs/scale-out.md)
+
     def _engine(self, ctx: Context) -> Any:
         from rsu.fusion import FusionEngine
 

@@ -74,6 +74,12 @@ class Operator:
         """The key of ``element``: its state, timers and ordering are per key. Default: the source id."""
         return element.source
 
+    def key_spec(self) -> tuple[str, str]:
+        """How :meth:`key` reads a product's v1 envelope, for a runner that keys outside Python (the Kafka job keys
+        in the JVM): ``("field", name)``, the top-level envelope field ``name``; ``("const", key)``, one key for
+        every product. An operator that overrides :meth:`key` overrides this too. Default: the source id."""
+        return ("field", "source")
+
     def open(self) -> None:
         """Build what the operator needs at run time (models, caches); called once per runner instance."""
 

@@ -46,6 +46,9 @@ class DeviceWindowOperator(Operator):
     def key(self, element: Product) -> str:
         return element.device  # type: ignore[union-attr]
 
+    def key_spec(self) -> tuple[str, str]:
+        return ("field", "device")
+
     def process(self, element: Product, ctx: Context) -> Iterable[Prediction]:
         reading: SensorReading = element  # type: ignore[assignment]
         state = ctx.value_state("window")

@@ -1,4 +1,5 @@
-"""The Flink job's Kafka connector jar: fetched once at set-up with Maven, pinned by sha256, never at run time.
+"""The Flink job's Kafka connector jar: fetched once at set-up with Maven, pinned by sha256, never at run time;
+then the job's own JVM module is built (:mod:`rsu.pipeline.flink.job_jar`).
 
 ``deploy/flink/pom.xml`` names ``org.apache.flink:flink-sql-connector-kafka`` (kafka-clients shaded inside, no
 other jar needed); Maven copies it into ``<assets>/flink/<version>/lib`` and every jar is checked against
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from rsu.assets.paths import assets_dir
 from rsu.kafka.jars import JarsError, pinned, sha256_file
+from rsu.pipeline.flink.job_jar import build_job_jar, job_jar
 
 __all__ = ["DEPLOY", "POM", "CHECKSUMS", "connector_version", "lib_dir", "verify", "fetch", "connector_jars"]
 
@@ -54,12 +56,13 @@ def verify(lib: Path) -> list[str]:
 
 
 def connector_jars(assets: str | Path | None = None) -> list[Path]:
-    """The verified jars to add to a job; JarsError naming the fix when they are absent or altered."""
+    """The jars to add to a job: the verified connector and the job's JVM module built from this checkout's
+    sources; JarsError naming the fix when they are absent or altered."""
     lib = lib_dir(assets)
     problems = verify(lib)
     if problems:
         raise JarsError(f"the Flink Kafka connector is not fetched ({'; '.join(problems)}): run `rsu flink fetch`")
-    return sorted(lib.glob("*.jar"))
+    return [*sorted(lib.glob("*.jar")), job_jar(lib)]
 
 
 def fetch(assets: str | Path | None = None, progress: Callable[[str], None] = lambda _line: None, *,
@@ -68,6 +71,7 @@ def fetch(assets: str | Path | None = None, progress: Callable[[str], None] = la
     lib = lib_dir(assets)
     if not update_checksums and not verify(lib):
         progress(f"{lib}: already fetched and verified")
+        build_job_jar(lib, progress)
         return lib
     mvn = shutil.which("mvn")
     if mvn is None:
@@ -93,4 +97,5 @@ def fetch(assets: str | Path | None = None, progress: Callable[[str], None] = la
         if lib.exists():
             shutil.rmtree(lib)
         staged.rename(lib)
+    build_job_jar(lib, progress)
     return lib

@@ -1,41 +1,42 @@
-"""The operators inside the Kafka-fed job: JSON records in, event-time order per key, JSON results out.
+"""The Python operator of the Kafka-fed job: called once per batch, every one of its key's products that one
+watermark advance released, in event-time order.
 
-- :class:`KafkaRoute` (FlatMapFunction): a v1 envelope from a product topic -> one record per operator that
-  handles the product, ``(key, t_ms, [(t_publish, site, element)])`` with the key ``<operator index>|<key>``
-  as in the socket runner. A record that does not decode is counted and skipped (logged the first times).
-- :class:`OrderedOperatorsFunction` (KeyedProcessFunction): the products of one key reach it from several
-  partitions (detections and radar are separate topics) in whatever order the source read them. It buffers
-  each element in MapState under its event time (ms) and registers a timer there; when the watermark (per
-  partition, from the record timestamps = event times) passes it, the elements of that millisecond go through
-  the operator in event-time order, then the operator's own timers of that time fire. So the operator sees
-  what the embedded runner sees on the same recording: its key's products in event-time order.
-  Outputs: ``Row(topic, json, t_ms)`` for the KafkaSink (topic from the first column, the value from the
-  second; :class:`ResultTime` makes the third the record timestamp: the product's event time);
-  ``seq`` counts per key in keyed state, so it is restored with the checkpoint.
+The JVM half (``deploy/flink/job``: ``rsu.flink.OrderedBatcher``) reads each record's key and event time, keys it
+and holds it until the watermark passes it; :class:`BatchOperatorsFunction` gets ``bytes``: the watermark, the
+key and the envelopes (:func:`decode_batch`). It runs the operator on each product, and fires the operator's own
+timers in between, in time order, exactly where the embedded runner would: a timer at ``t`` fires after the
+products of millisecond ``t`` and before later ones; what is still due at the batch's watermark fires after the
+last product. The operator's timers live in keyed state (``__timers``), with one Flink timer at the earliest, so
+a key that receives nothing still gets its timers. State is read once per key and written once per batch.
+
+Its output is one ``bytes`` per batch (:func:`encode_results`): every result as topic, key, event time (ms) and
+the v1 envelope (``seq`` counts per key in keyed state, so it is restored with the checkpoint); the JVM splits it
+into Kafka records.
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
+import struct
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pyflink.common import Row, Types
-from pyflink.common.watermark_strategy import TimestampAssigner
-from pyflink.datastream import FlatMapFunction, KeyedProcessFunction, RuntimeContext
-from pyflink.datastream.state import MapStateDescriptor
+from pyflink.datastream import KeyedProcessFunction, RuntimeContext
 
-from rsu.pipeline.flink.functions import SEP, OperatorsFunction, _Ctx, _to_ns
+from rsu.pipeline.flink.functions import SEP, OperatorsFunction, _Ctx, _ValueState
 from rsu.pipeline.flink.records import RecordError, from_envelope, product_name, to_envelope
 from rsu.pipeline.operators import Operator, timer_ms
 from rsu.pipeline.watermarks import END_OF_INPUT
 
-__all__ = ["KafkaRoute", "OrderedOperatorsFunction", "ResultTime"]
+__all__ = ["BatchOperatorsFunction", "decode_batch", "encode_results"]
 
 log = logging.getLogger(__name__)
 _NS = 1_000_000
 _LONG_MAX = 2**63 - 1
-_KINDS = {"Detections": 0, "RadarScan": 1, "SensorReading": 2}
+_HEAD = struct.Struct(">qH")
+_COUNT = struct.Struct(">i")
+_RESULT = struct.Struct(">q")
 
 
 def _bucket_ms(t_ns: int) -> int:
@@ -43,52 +44,61 @@ def _bucket_ms(t_ns: int) -> int:
     return _LONG_MAX if t >= END_OF_INPUT else t // _NS
 
 
-class KafkaRoute(FlatMapFunction):
-    """A product record -> ``(key, t_ms, [(t_publish_ns, site, element)])`` per operator handling it."""
-
-    def __init__(self, operators: Sequence[Operator]) -> None:
-        self.operators = list(operators)
-        self._routes: dict[type, list[tuple[int, Operator]]] = {}
-
-    def open(self, runtime_context: RuntimeContext) -> None:
-        self.bad = 0
-        self.unrouted = 0
-
-    def flat_map(self, value: str) -> Iterable[tuple[str, int, list[tuple[int, str, Any]]]]:
-        try:
-            site, element, t_publish = from_envelope(value, "kafka record")
-        except RecordError as exc:
-            self.bad += 1
-            if self.bad <= 5 or self.bad % 1000 == 0:
-                log.warning("skipped (%d so far): %s", self.bad, exc)
-            return
-        kind = type(element)
-        routes = self._routes.get(kind)
-        if routes is None:
-            routes = self._routes[kind] = [(i, op) for i, op in enumerate(self.operators)
-                                           if issubclass(kind, op.handles)]
-        if not routes:
-            self.unrouted += 1
-        t_ms = int(element.t_event_ns) // _NS
-        for i, op in routes:
-            yield f"{i}{SEP}{op.key(element)}", t_ms, [(t_publish, site, element)]
+def decode_batch(data: bytes) -> tuple[int, str, list[bytes]]:
+    """``(watermark ms, key, envelopes)`` of one batch from the JVM (``rsu.flink.OrderedBatcher``)."""
+    watermark, key_len = _HEAD.unpack_from(data, 0)
+    pos = _HEAD.size
+    key = data[pos:pos + key_len].decode()
+    pos += key_len
+    (count,) = _COUNT.unpack_from(data, pos)
+    pos += 4
+    items = []
+    for _ in range(count):
+        (n,) = _COUNT.unpack_from(data, pos)
+        pos += 4
+        items.append(data[pos:pos + n])
+        pos += n
+    return watermark, key, items
 
 
-class _OrderedCtx(_Ctx):
-    """The operator's timers are kept in state too, so that :meth:`OrderedOperatorsFunction.on_timer` can tell
-    them from the release of buffered elements."""
+def encode_results(rows: Iterable[tuple[str, str, int, str]]) -> bytes:
+    """``(topic, key, t_ms, envelope)`` rows as one message for ``rsu.flink.ResultSplitter``."""
+    parts = []
+    for topic, key, t_ms, value in rows:
+        t, k, v = topic.encode(), key.encode(), value.encode()
+        parts += [struct.pack(">H", len(t)), t, struct.pack(">H", len(k)), k, _RESULT.pack(t_ms),
+                  struct.pack(">i", len(v)), v]
+    return b"".join(parts)
 
-    __slots__ = ()
+
+class _BatchCtx(_Ctx):
+    """The operator's context in a batch: the batch's watermark, timers kept in the key's ``__timers`` list."""
+
+    __slots__ = ("watermark_ms", "timers")
+
+    def __init__(self, fn: OperatorsFunction) -> None:
+        super().__init__(fn)
+        self.watermark_ms: int | None = None
+        self.timers: list[int] = []
+
+    @property
+    def watermark_ns(self) -> int:
+        if self.watermark_ms is None:
+            return _Ctx.watermark_ns.fget(self)  # type: ignore[attr-defined]
+        wm = self.watermark_ms
+        if wm >= _LONG_MAX:
+            return END_OF_INPUT
+        return wm if wm < 0 else wm * _NS + (_NS - 1)
 
     def register_timer(self, t_ns: int) -> None:
         t = _bucket_ms(t_ns)
-        self._fn.op_timers().put(t, True)
-        self._flink_ctx.timer_service().register_event_time_timer(t)
+        i = bisect.bisect_left(self.timers, t)
+        if i == len(self.timers) or self.timers[i] != t:
+            self.timers.insert(i, t)
 
 
-class OrderedOperatorsFunction(OperatorsFunction):
-    """Buffers each key's elements until the watermark passes them, runs them in event-time order, and emits
-    ``Row(topic, json)`` results to ``<output_prefix>.<product>``."""
+class BatchOperatorsFunction(OperatorsFunction):
+    """One batch of a key in, one ``bytes`` of results out (see the module docstring)."""
 
     def __init__(self, operators: Sequence[Operator], output_prefix: str, boot: str) -> None:
         super().__init__(operators, None)
@@ -97,77 +107,92 @@ class OrderedOperatorsFunction(OperatorsFunction):
 
     def open(self, runtime_context: RuntimeContext) -> None:
         super().open(runtime_context)
-        self._ctx = _OrderedCtx(self)
-        self._pending = runtime_context.get_map_state(
-            MapStateDescriptor("__pending", Types.LONG(), Types.PICKLED_BYTE_ARRAY()))
-        self._timers = runtime_context.get_map_state(
-            MapStateDescriptor("__op_timers", Types.LONG(), Types.BOOLEAN()))
+        self._ctx = _BatchCtx(self)
+        self.bad = 0
 
-    def op_timers(self) -> Any:
-        return self._timers
-
-    def process_element(self, value: tuple[str, int, list[tuple[int, str, Any]]],
-                        ctx: KeyedProcessFunction.Context) -> Iterable[Row]:
-        _, _, items = value
-        for item in items:
-            t = _bucket_ms(int(item[2].t_event_ns))
-            bucket = self._pending.get(t) or []
-            bucket.append(item)
-            self._pending.put(t, bucket)
-            ctx.timer_service().register_event_time_timer(t)
-        return ()
-
-    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterable[Row]:
-        key = ctx.get_current_key()
+    def _enter(self, key: str, flink_ctx: Any) -> tuple[Operator, _BatchCtx, list[int], Any]:
         idx, _, op_key = key.partition(SEP)
         op = self.operators[int(idx)]
-        c = self._ctx
-        c._op, c.key, c._flink_ctx = op.name, op_key, ctx
+        c: _BatchCtx = self._ctx  # type: ignore[assignment]
+        c._op, c.key, c._flink_ctx = op.name, op_key, flink_ctx
         self.current_key = key
+        held = _ValueState(self, "__timers").value()
+        c.timers = list(held[1]) if held else []
+        return op, c, list(held) if held else [None, []], held
+
+    def _fire_until(self, op: Operator, c: _BatchCtx, limit: int, site: str, out: list[tuple[Any, str]]) -> None:
+        while c.timers and c.timers[0] <= limit:
+            t = c.timers.pop(0)
+            c.timestamp_ns = END_OF_INPUT if t >= _LONG_MAX else t * _NS
+            out.extend((p, site) for p in op.on_timer(c.timestamp_ns, c) or ())
+
+    def _leave(self, c: _BatchCtx, before: list[Any], held: Any, flink_ctx: Any) -> None:
+        registered = before[0]
+        if c.timers and c.timers[0] != registered:
+            registered = c.timers[0]
+            flink_ctx.timer_service().register_event_time_timer(registered)
+        if held is None and not c.timers:
+            return
+        now = [registered if c.timers else None, tuple(c.timers)]
+        if held is None or list(held) != now:
+            _ValueState(self, "__timers").update(now)
+
+    def process_element(self, value: bytes, ctx: KeyedProcessFunction.Context) -> Iterable[bytes]:
+        watermark, key, items = decode_batch(value)
+        op, c, before, held = self._enter(key, ctx)
+        c.watermark_ms = watermark
+        site_state = _ValueState(self, "__site")
+        site = site_state.value() or ""
         out: list[tuple[Any, str]] = []
-        site_state = self._state_value("__site")
         try:
-            bucket = self._pending.get(timestamp)
-            if bucket:
-                self._pending.remove(timestamp)
-                bucket.sort(key=lambda it: (int(it[2].t_event_ns), _KINDS.get(type(it[2]).__name__, 9),
-                                            it[2].source))
-                for _, site, element in bucket:
-                    site_state.update(site)
-                    c.timestamp_ns = int(element.t_event_ns)
-                    out.extend((p, site) for p in op.process(element, c) or ())
-            if self._timers.contains(timestamp):
-                self._timers.remove(timestamp)
-                c.timestamp_ns = _to_ns(timestamp)
-                site = site_state.value() or ""
-                out.extend((p, site) for p in op.on_timer(c.timestamp_ns, c) or ())
-            rows = self._rows(out)
+            for raw in items:
+                try:
+                    site, element, _ = from_envelope(raw, f"batch of {key}")
+                except RecordError as exc:
+                    self.bad += 1
+                    if self.bad <= 5 or self.bad % 1000 == 0:
+                        log.warning("skipped (%d so far): %s", self.bad, exc)
+                    continue
+                t_ns = int(element.t_event_ns)
+                self._fire_until(op, c, _bucket_ms(t_ns) - 1, site, out)
+                c.timestamp_ns = t_ns
+                out.extend((p, site) for p in op.process(element, c) or ())
+            self._fire_until(op, c, watermark, site, out)
+            if site and site != site_state.value():
+                site_state.update(site)
+            self._leave(c, before, held, ctx)
+            result = self._results(key, out)
+        finally:
+            c.watermark_ms = None
+            self.flush_state()
+        if result:
+            yield result
+
+    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterable[bytes]:
+        key = ctx.get_current_key()
+        key = key[0] if not isinstance(key, str) else key
+        op, c, before, held = self._enter(key, ctx)
+        if before[0] == timestamp:
+            before[0] = None  # this Flink timer has fired: the next earliest needs one of its own
+        out: list[tuple[Any, str]] = []
+        try:
+            self._fire_until(op, c, timestamp, _ValueState(self, "__site").value() or "", out)
+            self._leave(c, before, held, ctx)
+            result = self._results(key, out)
         finally:
             self.flush_state()
-        yield from rows
+        if result:
+            yield result
 
-    def _state_value(self, name: str) -> Any:
-        from rsu.pipeline.flink.functions import _ValueState
-
-        return _ValueState(self, name)
-
-    def _rows(self, out: list[tuple[Any, str]]) -> list[Row]:
+    def _results(self, key: str, out: list[tuple[Any, str]]) -> bytes:
         if not out:
-            return []
-        seq_state = self._state_value("__seq")
+            return b""
+        seq_state = _ValueState(self, "__seq")
         seq = seq_state.value() or 0
         rows = []
         for product, site in out:
             seq += 1
             topic = f"{self.output_prefix}.{product_name(product).replace('/', '.')}"
-            rows.append(Row(topic, to_envelope(product, site, seq, self.boot), int(product.t_event_ns) // _NS))
+            rows.append((topic, key, int(product.t_event_ns) // _NS, to_envelope(product, site, seq, self.boot)))
         seq_state.update(seq)
-        return rows
-
-
-class ResultTime(TimestampAssigner):
-    """A result's record timestamp: its product's event time (not the timer's: end-of-input timers fire at
-    Long.MAX_VALUE, which a broker refuses)."""
-
-    def extract_timestamp(self, value: Any, record_timestamp: int) -> int:
-        return value[2]
+        return encode_results(rows)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
+import orjson
 from rsu_sdk import (
     Alarm, Detections, FusedObject, HealthEvent, ObjectList, Prediction, Product, RadarObject, RadarScan,
     SensorReading,
@@ -98,7 +99,7 @@ def from_envelope(value: bytes | str, where: str = "record") -> tuple[str, Produ
     """``(site, product, t_publish_ns)`` of one v1 envelope; :class:`RecordError` naming ``where`` when it is
     not one."""
     try:
-        env = json.loads(value)
+        env = orjson.loads(value)
     except (ValueError, UnicodeDecodeError) as exc:
         raise RecordError(f"{where}: not JSON ({exc})") from None
     if not isinstance(env, dict):
