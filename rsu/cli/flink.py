@@ -48,15 +48,18 @@ def cluster() -> None:
 @click.option("--slots", type=int, default=2, show_default=True, help="task slots per TaskManager")
 @click.option("--rest-port", type=int, default=8081, show_default=True)
 @click.option("--taskmanager-memory", default="1536m", show_default=True, help="process size of each")
+@click.option("--java-options", default=None, help="JVM options of every process (default: C1 only, "
+              "-XX:TieredStopAtLevel=1; '' for the JVM's own; docs/scale-out.md)")
 @click.option("--timeout", type=float, default=180.0, show_default=True)
 def cluster_start(work_dir: Path, taskmanagers: int, slots: int, rest_port: int, taskmanager_memory: str,
-                  timeout: float) -> None:
+                  java_options: str | None, timeout: float) -> None:
     """Start a JobManager and the TaskManagers (detached), and wait until every TaskManager registered."""
-    from rsu.pipeline.flink.cluster import StandaloneCluster
+    from rsu.pipeline.flink.cluster import JAVA_OPTIONS, StandaloneCluster
 
     t0 = time.monotonic()
     c = StandaloneCluster(work_dir.resolve(), rest_port=rest_port, slots=slots, taskmanagers=taskmanagers,
-                          taskmanager_memory=taskmanager_memory)
+                          taskmanager_memory=taskmanager_memory,
+                          java_options=JAVA_OPTIONS if java_options is None else java_options)
     try:
         c.start(timeout)
     except (RuntimeError, OSError) as exc:

@@ -85,10 +85,13 @@ class KafkaBroker:
     :param partitions: ``num.partitions`` of auto-created topics.
     :param heap: the JVM's maximum heap (``-Xmx``).
     :param libs: the jars folder (default: the fetched pinned version under the assets folder).
+    :param java_options: extra JVM options (``rsu bench kafka-flink`` runs its broker C1 only,
+        ``-XX:TieredStopAtLevel=1``, so a fresh broker's JIT does not take the cores the job is measured on).
     """
 
     def __init__(self, state: str | Path = "var/kafka", *, port: int = 9092, controller_port: int = 9093,
-                 partitions: int = 4, heap: str = "512m", libs: str | Path | None = None) -> None:
+                 partitions: int = 4, heap: str = "512m", libs: str | Path | None = None,
+                 java_options: tuple[str, ...] = ()) -> None:
         if port == controller_port:
             raise BrokerError(f"port and controller port must differ, both are {port}")
         if partitions < 1:
@@ -96,6 +99,7 @@ class KafkaBroker:
         self.state = Path(state).resolve()
         self.port, self.controller_port, self.partitions, self.heap = port, controller_port, partitions, heap
         self.libs = Path(libs) if libs is not None else libs_dir()
+        self.java_options = tuple(java_options)
         self._proc: subprocess.Popen[bytes] | None = None
 
     @classmethod
@@ -180,7 +184,8 @@ class KafkaBroker:
                               f"{len(names)} missing, e.g. {missing[0]}): run `rsu kafka fetch` once at set-up")
 
     def _java_cmd(self, main: str, *args: str) -> list[str]:
-        return [_java(), f"-Xmx{self.heap}", "-Xms64m", "-XX:+UseSerialGC", "-Djava.awt.headless=true",
+        return [_java(), f"-Xmx{self.heap}", "-Xms64m", "-XX:+UseSerialGC", *self.java_options,
+                "-Djava.awt.headless=true",
                 f"-Dlog4j2.configurationFile={self.state / 'log4j2.properties'}",
                 "-cp", str(self.libs / "*"), main, *args]
 

@@ -23,7 +23,12 @@ from typing import Any
 
 import yaml
 
-__all__ = ["StandaloneCluster", "free_port", "flink_home"]
+__all__ = ["StandaloneCluster", "free_port", "flink_home", "JAVA_OPTIONS"]
+
+JAVA_OPTIONS = "-XX:TieredStopAtLevel=1"
+"""JVM options of the cluster's processes. C1 only: the JVM carries the plumbing, the cores go to the Python
+operators; C2 recompiling each new job's classes took half a core per JVM for the first minute of every job
+(docs/scale-out.md, "Settings")."""
 
 
 def flink_home() -> Path:
@@ -61,11 +66,12 @@ class StandaloneCluster:
 
     def __init__(self, work_dir: Path | str, *, rest_port: int | None = None, rpc_port: int | None = None,
                  slots: int = 2, python_executable: str | None = None, taskmanagers: int = 1,
-                 taskmanager_memory: str = "1536m") -> None:
+                 taskmanager_memory: str = "1536m", java_options: str = JAVA_OPTIONS) -> None:
         if taskmanagers < 1 or slots < 1:
             raise ValueError(f"flink cluster: need taskmanagers >= 1 and slots >= 1, got {taskmanagers}, {slots}")
         self.taskmanagers = taskmanagers
         self.taskmanager_memory = taskmanager_memory
+        self.java_options = java_options
         self.work_dir = Path(work_dir)
         self.rest_port = rest_port or free_port()
         self.rpc_port = rpc_port or free_port()
@@ -97,6 +103,7 @@ class StandaloneCluster:
             # load fails in the second Python job of a TaskManager (Java 17)
             "classloader.parent-first-patterns.additional": "pemja.",
             "python.executable": self.python, "python.client.executable": self.python,
+            **({"env.java.opts.all": self.java_options} if self.java_options else {}),
             "env.pid.dir": str(self.work_dir / "pid"), "env.log.dir": str(self.log_dir),
         }
         for key, value in settings.items():
@@ -153,8 +160,15 @@ class StandaloneCluster:
 
     def taskmanager_pids(self) -> list[int]:
         """Process ids of the running TaskManagers (from the scripts' pid file)."""
+        return self._pids("taskexecutor")
+
+    def pids(self) -> list[int]:
+        """Process ids of the JobManager and the running TaskManagers."""
+        return self._pids("standalonesession") + self._pids("taskexecutor")
+
+    def _pids(self, kind: str) -> list[int]:
         pids = []
-        for path in (self.work_dir / "pid").glob("*taskexecutor*.pid"):
+        for path in (self.work_dir / "pid").glob(f"*{kind}*.pid"):
             for line in path.read_text().split():
                 if line.isdigit() and Path(f"/proc/{line}").exists():
                     pids.append(int(line))

@@ -3,7 +3,8 @@
 :class:`ResultSource` subscribes (``isolation.level=read_committed``: only what the job's checkpoints
 committed, so each result once) to ``<output_prefix>.<product>`` and hands each decoded product to ``emit``:
 in a box that is the route to the ZeroMQ publisher and the plugins, so subscribers see the same wire format
-whichever runner ran. A record that does not decode is counted (``bad``) and skipped. It keeps its group's
+whichever runner ran. A record that does not decode is counted (``bad``) and skipped; a repeat (the job's
+at-least-once mode after a restart) is dropped by its record key and ``seq`` (``repeats``). It keeps its group's
 offsets in Kafka (committed after emit), so a restarted box goes on where it stopped.
 """
 
@@ -17,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import orjson
 from rsu_sdk import Product
 
 from rsu.core.stats import LatencyReservoir
@@ -38,11 +40,13 @@ class ResultSource:
     :param topics: the result topics (:func:`result_topics`).
     :param group_id: the consumer group (default: a fresh one per instance, from the earliest offset).
     :param client: extra librdkafka settings (security ...).
+    :param drop_repeats: drop a result whose ``seq`` its (boot, record key) already passed, counted
+        ``repeats``: with the job's ``delivery: at_least_once`` subscribers still get each result once.
     """
 
     def __init__(self, source_id: str, bootstrap_servers: str, topics: Sequence[str], *,
                  group_id: str | None = None, offset_reset: str = "earliest",
-                 client: Mapping[str, Any] | None = None, poll_s: float = 0.2) -> None:
+                 client: Mapping[str, Any] | None = None, poll_s: float = 0.2, drop_repeats: bool = True) -> None:
         if not topics:
             raise ValueError(f"source {source_id}: no result topics given")
         self.id = source_id
@@ -52,6 +56,8 @@ class ResultSource:
                          "auto.offset.reset": offset_reset, "enable.auto.commit": True,
                          "enable.auto.offset.store": False, **dict(client or {})}
         self.poll_s = poll_s
+        self.drop_repeats = drop_repeats
+        self._last_seq: dict[tuple[str, bytes], int] = {}
         self.counts: Counter[str] = Counter()
         self.per_topic: Counter[str] = Counter()
         self.job_to_host = LatencyReservoir()
@@ -77,16 +83,32 @@ class ResultSource:
         finally:
             consumer.close()
 
+    def _repeat(self, msg: Any, boot: str, seq: int) -> bool:
+        """True when this (boot, record key) already handed on ``seq`` or a later one: an at-least-once job
+        restarted from a checkpoint writes again what it wrote since (same key, same seq, same product)."""
+        key = (boot, msg.key() or b"")
+        last = self._last_seq.get(key)
+        if last is not None and seq <= last:
+            return True
+        self._last_seq[key] = seq
+        return False
+
     def _handle(self, msg: Any, emit: Callable[[Product], None]) -> None:
         now = time.time_ns()
         try:
+            head = orjson.loads(msg.value())
             _, product, t_publish = from_envelope(msg.value(), f"{msg.topic()}[{msg.partition()}]@{msg.offset()}")
-        except RecordError as exc:
+        except (RecordError, ValueError) as exc:
             with self._lock:
                 self.counts["bad"] += 1
                 bad = self.counts["bad"]
             if bad <= 5:
                 log.warning("skipped: %s", exc)
+            return
+        seq = head.get("seq")
+        if self.drop_repeats and isinstance(seq, int) and self._repeat(msg, str(head.get("boot", "")), seq):
+            with self._lock:
+                self.counts["repeats"] += 1
             return
         with self._lock:
             self.counts["received"] += 1

@@ -18,7 +18,8 @@ from rsu_sdk import Product
 
 from rsu.pipeline.flink.records import from_envelope
 
-__all__ = ["produce", "ResultCollector", "rest", "job_state", "wait_for", "checkpoints"]
+__all__ = ["produce", "produce_sites", "FleetProducer", "ResultCollector", "rest", "job_state", "wait_for", "checkpoints",
+           "records_per_subtask"]
 
 
 def wait_for(cond: Callable[[], bool], what: str, timeout: float,
@@ -36,22 +37,67 @@ def produce(bootstrap: str, prefix: str, site: str, products: Iterable[Product],
             journal: Path | None = None, pace: Callable[[int, Product], None] | None = None) -> dict[str, Any]:
     """Publish ``products`` as the box does (``publish.kafka``), wait until the broker has every one; the
     output's stats. ``pace(i, product)`` runs before each (rate control for benchmarks)."""
-    from rsu.config.kafka import KafkaConfig
-    from rsu.publish import publish_product
-    from rsu.publish.kafka_output import KafkaOutput
+    return produce_sites(bootstrap, prefix, ((site, p) for p in products), journal=journal, pace=pace)[site]
 
-    with tempfile.TemporaryDirectory(prefix="rsu-journal-") as tmp:
-        cfg = KafkaConfig(bootstrap_servers=bootstrap, topic_prefix=prefix, close_timeout_s=120,
-                          journal={"dir": journal or Path(tmp)})
-        out = KafkaOutput(site, cfg)
-        try:
-            for i, p in enumerate(products):
-                if pace is not None:
-                    pace(i, p)
-                publish_product(out, p)
-        finally:
+
+def produce_sites(bootstrap: str, prefix: str, items: Iterable[tuple[str, Product]], *,
+                  journal: Path | None = None, pace: Callable[[int, Product], None] | None = None
+                  ) -> dict[str, dict[str, Any]]:
+    """As :func:`produce`, for several boxes: ``(site, product)`` items, one box output (and journal) per site;
+    site -> that output's stats."""
+    with tempfile.TemporaryDirectory(prefix="rsu-journal-") as tmp, \
+            FleetProducer(bootstrap, prefix, journal or Path(tmp)) as fleet:
+        for i, (site, p) in enumerate(items):
+            if pace is not None:
+                pace(i, p)
+            fleet.publish(site, p)
+    return fleet.stats()
+
+
+class FleetProducer:
+    """One box output (``publish.kafka``, own journal) per site, made on first use or by :meth:`open`; a paced
+    load generator opens every site first and waits until each is :meth:`online` (until the broker acknowledges
+    a box's first record it journals, which would show as seconds of latency that no running box has)."""
+
+    def __init__(self, bootstrap: str, prefix: str, journal: Path, *, linger_ms: int = 5) -> None:
+        self.bootstrap, self.prefix, self.journal = bootstrap, prefix, Path(journal)
+        self.linger_ms = linger_ms
+        self.outputs: dict[str, Any] = {}
+        self._stats: dict[str, dict[str, Any]] = {}
+
+    def open(self, site: str) -> Any:
+        from rsu.config.kafka import KafkaConfig
+        from rsu.publish.kafka_output import KafkaOutput
+
+        out = self.outputs.get(site)
+        if out is None:
+            cfg = KafkaConfig(bootstrap_servers=self.bootstrap, topic_prefix=self.prefix, close_timeout_s=120,
+                              linger_ms=self.linger_ms, journal={"dir": self.journal / site})
+            out = self.outputs[site] = KafkaOutput(site, cfg)
+        return out
+
+    def publish(self, site: str, product: Product) -> None:
+        from rsu.publish import publish_product
+
+        publish_product(self.open(site), product)
+
+    def online(self) -> bool:
+        return all(out.stats()["online"] for out in self.outputs.values())
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        return {**self._stats, **{site: out.stats() for site, out in self.outputs.items()}}
+
+    def close(self) -> None:
+        for site, out in self.outputs.items():
             out.close()
-        return out.stats()
+            self._stats[site] = out.stats()
+        self.outputs.clear()
+
+    def __enter__(self) -> FleetProducer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class ResultCollector:
@@ -112,6 +158,15 @@ def rest(address: str, path: str, timeout: float = 5.0) -> Any:
 
 def job_state(address: str, job_id: str) -> str:
     return str(rest(address, f"/jobs/{job_id}")["state"])
+
+
+def records_per_subtask(address: str, job_id: str, vertex_name: str) -> list[int]:
+    """Records each subtask of the first vertex whose name contains ``vertex_name`` has read (REST metrics)."""
+    for vertex in rest(address, f"/jobs/{job_id}")["vertices"]:
+        if vertex_name in vertex["name"]:
+            detail = rest(address, f"/jobs/{job_id}/vertices/{vertex['id']}")
+            return [int(s["metrics"]["read-records"]) for s in detail["subtasks"]]
+    return []
 
 
 def checkpoints(address: str, job_id: str) -> dict[str, Any]:

@@ -3,13 +3,13 @@ watermark advance released, in event-time order.
 
 The JVM half (``deploy/flink/job``: ``rsu.flink.OrderedBatcher``) reads each record's key and event time, keys it
 and holds it until the watermark passes it; :class:`BatchOperatorsFunction` gets ``bytes``: the watermark, the
-key and the envelopes (:func:`decode_batch`). It runs the operator on each product, and fires the operator's own
+key and the envelopes (:func:`~rsu.pipeline.flink.batch_codec.decode_batch`). It runs the operator on each product, and fires the operator's own
 timers in between, in time order, exactly where the embedded runner would: a timer at ``t`` fires after the
 products of millisecond ``t`` and before later ones; what is still due at the batch's watermark fires after the
 last product. The operator's timers live in keyed state (``__timers``), with one Flink timer at the earliest, so
 a key that receives nothing still gets its timers. State is read once per key and written once per batch.
 
-Its output is one ``bytes`` per batch (:func:`encode_results`): every result as topic, key, event time (ms) and
+Its output is one ``bytes`` per batch (:func:`~rsu.pipeline.flink.batch_codec.encode_results`): every result as topic, key, event time (ms) and
 the v1 envelope (``seq`` counts per key in keyed state, so it is restored with the checkpoint); the JVM splits it
 into Kafka records.
 """
@@ -18,57 +18,25 @@ from __future__ import annotations
 
 import bisect
 import logging
-import struct
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pyflink.datastream import KeyedProcessFunction, RuntimeContext
 
+from rsu.pipeline.flink.batch_codec import decode_batch, encode_results
 from rsu.pipeline.flink.functions import SEP, OperatorsFunction, _Ctx, _ValueState
-from rsu.pipeline.flink.records import RecordError, from_envelope, product_name, to_envelope
+from rsu.pipeline.flink.records import RecordError, envelope_bytes, from_envelope, product_name
 from rsu.pipeline.operators import Operator, timer_ms
 from rsu.pipeline.watermarks import END_OF_INPUT
 
-__all__ = ["BatchOperatorsFunction", "decode_batch", "encode_results"]
+__all__ = ["BatchOperatorsFunction"]
 
 log = logging.getLogger(__name__)
 _NS = 1_000_000
 _LONG_MAX = 2**63 - 1
-_HEAD = struct.Struct(">qH")
-_COUNT = struct.Struct(">i")
-_RESULT = struct.Struct(">q")
-
-
 def _bucket_ms(t_ns: int) -> int:
     t = timer_ms(t_ns)
     return _LONG_MAX if t >= END_OF_INPUT else t // _NS
-
-
-def decode_batch(data: bytes) -> tuple[int, str, list[bytes]]:
-    """``(watermark ms, key, envelopes)`` of one batch from the JVM (``rsu.flink.OrderedBatcher``)."""
-    watermark, key_len = _HEAD.unpack_from(data, 0)
-    pos = _HEAD.size
-    key = data[pos:pos + key_len].decode()
-    pos += key_len
-    (count,) = _COUNT.unpack_from(data, pos)
-    pos += 4
-    items = []
-    for _ in range(count):
-        (n,) = _COUNT.unpack_from(data, pos)
-        pos += 4
-        items.append(data[pos:pos + n])
-        pos += n
-    return watermark, key, items
-
-
-def encode_results(rows: Iterable[tuple[str, str, int, str]]) -> bytes:
-    """``(topic, key, t_ms, envelope)`` rows as one message for ``rsu.flink.ResultSplitter``."""
-    parts = []
-    for topic, key, t_ms, value in rows:
-        t, k, v = topic.encode(), key.encode(), value.encode()
-        parts += [struct.pack(">H", len(t)), t, struct.pack(">H", len(k)), k, _RESULT.pack(t_ms),
-                  struct.pack(">i", len(v)), v]
-    return b"".join(parts)
 
 
 class _BatchCtx(_Ctx):
@@ -109,6 +77,12 @@ class BatchOperatorsFunction(OperatorsFunction):
         super().open(runtime_context)
         self._ctx = _BatchCtx(self)
         self.bad = 0
+        self.batches = 0
+        self.products = 0
+
+    def close(self) -> None:
+        log.info("operators: %d batches, %d products, %d skipped", self.batches, self.products, self.bad)
+        super().close()
 
     def _enter(self, key: str, flink_ctx: Any) -> tuple[Operator, _BatchCtx, list[int], Any]:
         idx, _, op_key = key.partition(SEP)
@@ -139,6 +113,8 @@ class BatchOperatorsFunction(OperatorsFunction):
 
     def process_element(self, value: bytes, ctx: KeyedProcessFunction.Context) -> Iterable[bytes]:
         watermark, key, items = decode_batch(value)
+        self.batches += 1
+        self.products += len(items)
         op, c, before, held = self._enter(key, ctx)
         c.watermark_ms = watermark
         site_state = _ValueState(self, "__site")
@@ -193,6 +169,6 @@ class BatchOperatorsFunction(OperatorsFunction):
         for product, site in out:
             seq += 1
             topic = f"{self.output_prefix}.{product_name(product).replace('/', '.')}"
-            rows.append((topic, key, int(product.t_event_ns) // _NS, to_envelope(product, site, seq, self.boot)))
+            rows.append((topic, key, int(product.t_event_ns) // _NS, envelope_bytes(product, site, seq, self.boot)))
         seq_state.update(seq)
         return encode_results(rows)

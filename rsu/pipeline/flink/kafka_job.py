@@ -160,7 +160,7 @@ def _sink(kc: Any) -> Any:
     props = dict(kc.client)
     if exactly_once:
         props.setdefault("transaction.timeout.ms", str(kc.transaction_timeout_ms))
-    props.setdefault("linger.ms", "0")
+    props.setdefault("linger.ms", str(kc.sink_linger_ms))
     gateway = get_gateway()
     topics = gateway.jvm.java.util.ArrayList()
     for topic in output_topics(kc):
@@ -186,7 +186,9 @@ def build_kafka_job(env: Any, operators: Sequence[Operator], kc: Any, *, out_of_
     builder = KafkaSource.builder().set_bootstrap_servers(kc.bootstrap_servers).set_topic_pattern(input_pattern(kc)) \
         .set_group_id(kc.group_id).set_starting_offsets(_offsets(kc)) \
         .set_property("isolation.level", "read_committed") \
-        .set_property("commit.offsets.on.checkpoint", "true")
+        .set_property("commit.offsets.on.checkpoint", "true") \
+        .set_property("fetch.min.bytes", str(kc.fetch_min_bytes)) \
+        .set_property("fetch.max.wait.ms", str(kc.fetch_max_wait_ms))
     builder._j_builder.setValueOnlyDeserializer(jvm.rsu.flink.RawBytesSchema())
     for key, value in kc.client.items():
         builder.set_property(key, value)

@@ -11,7 +11,6 @@ naming what is wrong; callers count it and skip the record.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -25,7 +24,7 @@ from rsu_sdk import (
 )
 from rsu_sdk.payloads import to_payload
 
-__all__ = ["RecordError", "from_envelope", "to_envelope", "DECODERS", "product_name"]
+__all__ = ["RecordError", "from_envelope", "to_envelope", "envelope_bytes", "DECODERS", "product_name"]
 
 
 class RecordError(ValueError):
@@ -119,9 +118,27 @@ def product_name(product: Product) -> str:
     return to_payload(product).product
 
 
-def to_envelope(product: Product, site: str, seq: int, boot: str, t_publish_ns: int | None = None) -> str:
-    """``product`` as one v1 envelope (JSON text)."""
+def envelope_bytes(product: Product, site: str, seq: int, boot: str, t_publish_ns: int | None = None) -> bytes:
+    """``product`` as one v1 envelope (UTF-8 JSON); ValueError for a non-finite number (JSON has none)."""
     p = to_payload(product)
     head = {"schema": p.schema, "site": site, "source": p.source, "boot": boot, "seq": int(seq),
             "t_event": int(product.t_event_ns), "t_publish": time.time_ns() if t_publish_ns is None else t_publish_ns}
-    return json.dumps({**head, **p.data}, separators=(",", ":"), allow_nan=False)
+    data = orjson.dumps({**head, **p.data}, option=orjson.OPT_SERIALIZE_NUMPY)
+    if b"null" in data and _has_nan(p.data):
+        raise ValueError(f"{p.schema}: a non-finite number cannot go into JSON")
+    return data
+
+
+def _has_nan(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_has_nan(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nan(v) for v in value)
+    return False
+
+
+def to_envelope(product: Product, site: str, seq: int, boot: str, t_publish_ns: int | None = None) -> str:
+    """``product`` as one v1 envelope (JSON text)."""
+    return envelope_bytes(product, site, seq, boot, t_publish_ns).decode()
