@@ -25,7 +25,8 @@ def command() -> None:
 @click.option("--update-checksums", is_flag=True,
               help="after a deliberate version change in deploy/flink/pom.xml: rewrite deploy/flink/jars.sha256")
 def fetch(directory: Path | None, update_checksums: bool) -> None:
-    """Fetch the pinned Kafka connector jar from Maven Central (needs `mvn`) and check its sha256."""
+    """Fetch the pinned Kafka connector jar from Maven Central (needs `mvn`) and check its sha256; build the job's
+    JVM module (deploy/flink/job) against the pinned Flink and connector versions."""
     from rsu.kafka.jars import JarsError
     from rsu.pipeline.flink.connector import fetch as fetch_jars
 
