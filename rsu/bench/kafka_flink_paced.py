@@ -26,10 +26,6 @@ from rsu.pipeline.embedded import EmbeddedRunner
 
 __all__ = ["job_config", "paced_run", "OUT_OF_ORDERNESS_MS", "BOX_LINGER_MS"]
 
-WATERMARK_INTERVAL_MS = 100
-"""How often the source emits watermarks, so how many products of a key one batch holds: the Python operator's
-cost per call is paid per batch."""
-
 BOX_LINGER_MS = 20
 """The boxes' ``publish.kafka.linger_ms`` here: sixteen boxes share this machine's cores with the broker and the
 cluster, and each produce request costs the broker the same whether it holds one record or forty."""
@@ -46,7 +42,6 @@ def job_config(bootstrap: str, address: str, tmp: Path, *, inputs: str, tag: str
              "starting_offsets": "earliest", "checkpoint_dir": tmp / tag, "delivery": delivery}
     return PipelineConfig.model_validate({"idle_timeout_ms": 30_000, "out_of_orderness_ms": OUT_OF_ORDERNESS_MS,
                                           "flink": {"address": address, "parallelism": parallelism,
-                                                    "watermark_interval_ms": WATERMARK_INTERVAL_MS,
                                                     "kafka": kafka}})
 
 

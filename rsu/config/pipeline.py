@@ -133,6 +133,8 @@ class KafkaConfig(StrictModel):
     unaligned_checkpoints: bool = Field(default=True, description="barriers overtake back-pressured data "
                                         "(checkpoints stay short under load)")
     buffer_timeout_ms: int = Field(default=5, ge=0, description="network buffer flush timeout of the job")
+    watermark_interval_ms: int = Field(default=100, ge=1, description="watermarks per partition this often: a "
+                                       "batch holds what one advance releases, and Python is called per batch")
     fetch_min_bytes: int = Field(default=65_536, ge=1, description="the source's fetches wait for this much data ...")
     fetch_max_wait_ms: int = Field(default=10, ge=0, description="... or this long: fewer, larger fetches")
     sink_linger_ms: int = Field(default=5, ge=0, description="the sink's producer batches results this long")

@@ -60,6 +60,7 @@ def kafka_job_configuration(fc: Any, *, restore_from: Path | None = None) -> Any
         "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
         "execution.checkpointing.num-retained": "3",
         "execution.checkpointing.incremental": str(kc.incremental).lower(),
+        "pipeline.auto-watermark-interval": f"{kc.watermark_interval_ms} ms",
         "execution.checkpointing.unaligned.enabled": str(kc.unaligned_checkpoints).lower(),
         "execution.checkpointing.min-pause": "0 ms",
         "state.backend.type": kc.state_backend,
