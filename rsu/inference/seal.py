@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from rsu.config.protection import DEFAULT_VERIFY_KEY_ENV, ModelProtectionConfig
-from rsu.inference.session import ModelError
+from rsu.core.errors import ModelError
 from rsu.inference.seal_keys import ModelKey, SealKeyError, load_model_key, load_verify_key, public_key_id
 
 __all__ = ["MAGIC", "SealError", "SealedHeader", "seal_bytes", "seal_file", "open_sealed", "read_header",

@@ -18,11 +18,10 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import orjson
 from rsu_sdk import Product
 
 from rsu.core.stats import LatencyReservoir
-from rsu.pipeline.flink.records import RecordError, from_envelope
+from rsu.pipeline.flink.records import RecordError, from_parsed, parse_envelope
 
 __all__ = ["ResultSource", "result_topics"]
 
@@ -96,9 +95,10 @@ class ResultSource:
     def _handle(self, msg: Any, emit: Callable[[Product], None]) -> None:
         now = time.time_ns()
         try:
-            head = orjson.loads(msg.value())
-            _, product, t_publish = from_envelope(msg.value(), f"{msg.topic()}[{msg.partition()}]@{msg.offset()}")
-        except (RecordError, ValueError) as exc:
+            where = f"{msg.topic()}[{msg.partition()}]@{msg.offset()}"
+            head = parse_envelope(msg.value(), where)
+            _, product, t_publish = from_parsed(head, where)
+        except RecordError as exc:
             with self._lock:
                 self.counts["bad"] += 1
                 bad = self.counts["bad"]

@@ -24,7 +24,7 @@ from rsu_sdk import (
 )
 from rsu_sdk.payloads import to_payload
 
-__all__ = ["RecordError", "from_envelope", "to_envelope", "envelope_bytes", "DECODERS", "product_name"]
+__all__ = ["RecordError", "from_envelope", "parse_envelope", "from_parsed", "to_envelope", "envelope_bytes", "DECODERS", "product_name"]
 
 
 class RecordError(ValueError):
@@ -97,12 +97,22 @@ DECODERS: dict[str, Callable[[Mapping[str, Any]], Product]] = {
 def from_envelope(value: bytes | str, where: str = "record") -> tuple[str, Product, int]:
     """``(site, product, t_publish_ns)`` of one v1 envelope; :class:`RecordError` naming ``where`` when it is
     not one."""
+    return from_parsed(parse_envelope(value, where), where)
+
+
+def parse_envelope(value: bytes | str, where: str = "record") -> dict[str, Any]:
+    """The JSON object of one envelope; :class:`RecordError` naming ``where`` when it is not one."""
     try:
         env = orjson.loads(value)
     except (ValueError, UnicodeDecodeError) as exc:
         raise RecordError(f"{where}: not JSON ({exc})") from None
     if not isinstance(env, dict):
         raise RecordError(f"{where}: expected a JSON object, got {type(env).__name__}")
+    return env
+
+
+def from_parsed(env: Mapping[str, Any], where: str = "record") -> tuple[str, Product, int]:
+    """As :func:`from_envelope`, from an envelope :func:`parse_envelope` already read."""
     schema = env.get("schema")
     decode = DECODERS.get(schema)  # type: ignore[arg-type]
     if decode is None:
