@@ -8,9 +8,10 @@ import json
 import shutil
 import subprocess
 import threading
-import time
 from pathlib import Path
 from typing import Any
+
+from support import wait_until
 
 __all__ = ["find_chromium", "Chromium"]
 
@@ -86,13 +87,8 @@ class Chromium:
         return result.get("result", {}).get("value")
 
     def wait_until(self, expression: str, timeout: float) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = self.evaluate(expression)
-            if value:
-                return value
-            time.sleep(0.25)
-        raise TimeoutError(f"{expression!r} still falsy after {timeout} s")
+        """The value of ``expression`` once it is truthy in the page (``AssertionError`` after ``timeout`` s)."""
+        return wait_until(lambda: self.evaluate(expression), timeout, f"{expression!r} in the page", interval=0.25)
 
     def screenshot(self, path: Path) -> Path:
         data = self.call("Page.captureScreenshot", format="png")["data"]

@@ -11,7 +11,7 @@ from typing import Any
 
 from rsu_sdk import Prediction
 
-from rsu.app.host import Box
+from rsu.app.box import Box
 from rsu.config import parse_config
 from rsu.pipeline.assemble import embedded_runner
 from rsu.pipeline.fault_op import FaultWindowOperator

@@ -81,7 +81,7 @@ def kill_then_restart(child: Path, rec: Path, tmp: Path, *, speed: float, min_li
     import subprocess
     import sys
 
-    from rsu.app.testing import wait_for
+    from support import wait_until
 
     out1, out2, ckpt = tmp / "before.jsonl", tmp / "after.jsonl", tmp / "ckpt"
 
@@ -91,8 +91,8 @@ def kill_then_restart(child: Path, rec: Path, tmp: Path, *, speed: float, min_li
 
     proc = start(out1, speed)
     try:
-        wait_for(lambda: len(jsonl_lines(out1)) >= min_lines and list(ckpt.glob("ckpt-*.pkl")), wait_s,
-                 f"{min_lines} records and a checkpoint from the first run", interval=0.05)
+        wait_until(lambda: len(jsonl_lines(out1)) >= min_lines and list(ckpt.glob("ckpt-*.pkl")), wait_s,
+                   f"{min_lines} records and a checkpoint from the first run", interval=0.05)
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)

@@ -10,7 +10,7 @@ from typing import Any
 
 from rsu_sdk import ObjectList
 
-from rsu.app.host import Box
+from rsu.app.box import Box
 from rsu.config import load_config
 from rsu.pipeline.assemble import embedded_runner, operators_from_config
 from rsu.sources.replay import ReplaySource

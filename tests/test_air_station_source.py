@@ -3,60 +3,33 @@ replay of a simulator recording, and its config section."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import socket
 import threading
 import time
-from collections.abc import Callable
 
 import pytest
 import zmq
 from pydantic import TypeAdapter, ValidationError
-from pymodbus.server import ModbusTcpServer
-from pymodbus.simulator import DataType, SimData, SimDevice
+from pymodbus.simulator import DataType, SimData
 from rsu_sdk import HealthEvent, SensorReading
 
 from rsu.config.sources import SourceConfig
 from rsu.sim.air_station import STATIONS, read_truth, simulate
 from rsu.sources.air_station import AirStationSource, MessageError, parse_message
+from support import ModbusServer, SourceRun, free_port, wait_until
 
 ADAPTER = TypeAdapter(SourceConfig)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
-
-
-class Running:
+class Running(SourceRun):
     """Run a source on a thread, collecting what it emits."""
 
-    def __init__(self, source: AirStationSource) -> None:
-        self.source, self.out, self.stop = source, [], threading.Event()
-        self.thread = threading.Thread(target=source.run, args=(self.out.append, self.stop), daemon=True)
-        self.thread.start()
-
     def readings(self) -> list[SensorReading]:
-        return [p for p in list(self.out) if isinstance(p, SensorReading)]
+        return self.of(SensorReading)
 
     def health(self) -> list[str]:
-        return [p.status for p in list(self.out) if isinstance(p, HealthEvent)]
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(5)
-        assert not self.thread.is_alive()
+        return [p.status for p in self.of(HealthEvent)]
 
 
 def source(**cfg) -> AirStationSource:
@@ -109,28 +82,29 @@ def test_zmq_input_good_bad_and_silence():
     pub.bind(f"tcp://127.0.0.1:{port}")
     run = Running(source(station="aq-9", zmq={"endpoint": f"tcp://127.0.0.1:{port}", "stale_after_s": 0.4}))
     try:
-        # slow joiner: repeat a probe until the subscription is in place
-        deadline = time.monotonic() + 5
-        while not run.readings() and time.monotonic() < deadline:
-            pub.send_multipart([b"air", b'{"pm2_5": 1.0}'])
-            time.sleep(0.05)
-        probes, h0 = len(run.readings()), len(run.health())
-        assert probes >= 1
+        # slow joiner: repeat a probe (its own station) until one is read: the subscription is in place
+        wait_until(lambda: run.readings() or pub.send_multipart([b"air", b'{"station": "probe", "pm2_5": 1.0}']),
+                   30, "a probe reading (the subscription in place)", interval=0.05)
+        h0 = len(run.health())
+
+        def after_probes() -> list[SensorReading]:  # a probe still on its way may come in later: not counted
+            return [r for r in run.readings() if r.device != "probe"]
+
         t10, t11 = time.time_ns() - 2_000_000_000, time.time_ns() - 1_000_000_000
         pub.send_multipart([b"air", json.dumps({"station": "aq-1", "t_ns": t10, "pm2_5": 180.5}).encode()])
         pub.send_multipart([b"air", b"{not json"])
         pub.send_multipart([b"air", b'{"pm2_5": "lots"}'])
         pub.send_multipart([b"air", b'{"pm2_5": 1.0, "t_ns": 10}'])  # 1970: outside max_clock_skew_s
         pub.send(json.dumps({"t_ns": t11, "pm2_5": 20.0, "wind_speed_mps": 3}).encode())  # single frame
-        wait_for(lambda: len(run.readings()) == probes + 2, 5, "two good readings")
-        got = run.readings()[probes:]
+        wait_until(lambda: len(after_probes()) == 2, 30, "two good readings")
+        got = after_probes()
         assert [(r.device, r.t_event_ns, r.values["pm2_5"]) for r in got] == [("aq-1", t10, 180.5),
                                                                             ("aq-9", t11, 20.0)]
         stats = run.source.stats()
         assert stats["bad"] == 3 and stats["time_rejected"] == 1
-        wait_for(lambda: run.health()[h0:] == ["down"], 3, "silence -> down")
+        wait_until(lambda: run.health()[h0:] == ["down"], 3, "silence -> down")
         pub.send_multipart([b"air", b'{"pm2_5": 30}'])
-        wait_for(lambda: run.health()[h0:] == ["down", "ok"], 3, "recovery -> ok")
+        wait_until(lambda: run.health()[h0:] == ["down", "ok"], 3, "recovery -> ok")
     finally:
         run.close()
         pub.close()
@@ -139,59 +113,36 @@ def test_zmq_input_good_bad_and_silence():
 # -- Modbus ---------------------------------------------------------------------------------------
 
 
-class StationServer:
-    """A real pymodbus TCP server holding an air station's register map."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.server: ModbusTcpServer | None = None
-
-    async def _start(self) -> None:
-        # input registers 0..5: pm2_5, pm10, humidity as FLOAT32; holding register 10: temperature x10 (int16)
-        device = SimDevice(1, simdata=(
-            [SimData(0, values=[False] * 16, datatype=DataType.BITS)],
-            [SimData(0, values=[False] * 16, datatype=DataType.BITS)],
-            [SimData(10, values=-35, datatype=DataType.INT16)],
-            [SimData(0, values=[172.5, 250.0, 61.0], datatype=DataType.FLOAT32)],
-        ))
-        self.server = ModbusTcpServer(device, address=("127.0.0.1", self.port))
-        await self.server.serve_forever(background=True)
-
-    def start(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(5)
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.server.shutdown(), self.loop).result(5)
-
-    def close(self) -> None:
-        self.stop()
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
+def station_server() -> ModbusServer:
+    """A real pymodbus TCP server holding an air station's register map: input registers 0..5 pm2_5, pm10,
+    humidity as FLOAT32; holding register 10 the temperature x10 (int16)."""
+    return ModbusServer((
+        [SimData(0, values=[False] * 16, datatype=DataType.BITS)],
+        [SimData(0, values=[False] * 16, datatype=DataType.BITS)],
+        [SimData(10, values=-35, datatype=DataType.INT16)],
+        [SimData(0, values=[172.5, 250.0, 61.0], datatype=DataType.FLOAT32)],
+    ))
 
 
 def test_modbus_polling_against_a_real_server_with_loss_and_recovery():
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
-    server = StationServer()
-    server.start()
+    server = station_server().start()
     run = Running(source(station="aq-7", retry_initial_s=0.05, retry_max_s=0.2, modbus={
         "host": "127.0.0.1", "port": server.port, "poll_s": 0.05, "timeout_s": 0.5, "registers": {
             "pm2_5": {"address": 0}, "pm10": {"address": 2}, "humidity_pct": {"address": 4},
             "temperature_c": {"address": 10, "kind": "holding", "type": "int16", "scale": 0.1}}}))
     try:
-        wait_for(lambda: len(run.readings()) >= 3, 5, "three polls")
+        wait_until(lambda: len(run.readings()) >= 3, 5, "three polls")
         r = run.readings()[0]
         assert r.device == "aq-7" and r.source == "air-1"
         assert dict(r.values) == pytest.approx({"pm2_5": 172.5, "pm10": 250.0, "humidity_pct": 61.0,
                                                 "temperature_c": -3.5})
         assert r.units["temperature_c"] == "degC"
         server.stop()
-        wait_for(lambda: run.health() == ["down"], 5, "loss -> down")
+        wait_until(lambda: run.health() == ["down"], 5, "loss -> down")
         n = len(run.readings())
         server.start()
-        wait_for(lambda: run.health() == ["down", "ok"] and len(run.readings()) > n, 5, "recovery")
+        wait_until(lambda: run.health() == ["down", "ok"] and len(run.readings()) > n, 5, "recovery")
         assert run.source.stats()["reconnects"] >= 1
     finally:
         run.close()
@@ -201,7 +152,7 @@ def test_modbus_polling_against_a_real_server_with_loss_and_recovery():
 def test_modbus_unreachable_station_never_crashes():
     run = Running(source(retry_initial_s=0.05, retry_max_s=0.1, modbus={
         "host": "127.0.0.1", "port": free_port(), "timeout_s": 0.2, "registers": {"pm2_5": {"address": 0}}}))
-    wait_for(lambda: run.source.stats()["reconnects"] >= 3, 5, "retries")
+    wait_until(lambda: run.source.stats()["reconnects"] >= 3, 5, "retries")
     run.close()
     assert run.health() == ["down"] and run.readings() == []
 

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from rsu.app.testing import running_box, wait_for
 from rsu.bench.soak import process_sample
 from rsu.config.pipeline import MemoryConfig
 from rsu.core.allocator import AllocatorSettings, glibc, heap_info, trim, tune
+from support import running_box, wait_until
 
 needs_glibc = pytest.mark.skipif(glibc() is None, reason="the C library is not glibc (mallopt, malloc_trim)")
 
@@ -52,7 +52,7 @@ def test_memory_config_bounds_and_defaults() -> None:
 def test_the_box_trims_on_its_interval_and_reports_the_settings(tmp_path: Path) -> None:
     cfg = _box_config(tmp_path, {"trim_interval_s": 0.05, "arena_max": 2})
     with running_box(cfg, tmp_path) as built:
-        wait_for(lambda: built.box.summary()["services"]["allocator"]["trims"] >= 3, 60, "three heap trims")
+        wait_until(lambda: built.box.summary()["services"]["allocator"]["trims"] >= 3, 60, "three heap trims")
         stats = built.box.summary()["services"]["allocator"]
     assert stats["settings"] == {"allocator": "glibc", "mmap_threshold": 262144, "trim_threshold": 1048576,
                                  "arena_max": 2}
@@ -79,8 +79,8 @@ def test_the_box_freezes_start_up_and_collects_what_it_made_since_on_its_interva
                 inner.append(inner)
                 cycles.append(weakref.ref(_Node(inner)))
             del inner
-            wait_for(lambda: built.box.summary()["services"]["allocator"]["collections"] >= 3
-                     and all(r() is None for r in cycles), 60, "three collections, the cycles gone")
+            wait_until(lambda: built.box.summary()["services"]["allocator"]["collections"] >= 3
+                       and all(r() is None for r in cycles), 60, "three collections, the cycles gone")
         finally:
             gc.enable()
         stats = built.box.summary()["services"]["allocator"]

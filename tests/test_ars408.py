@@ -12,6 +12,7 @@ from rsu_sdk import HealthEvent, RadarObject, RadarScan
 
 from rsu.sources.ars408 import Ars408Source, CycleAssembler, encode_cycle
 from rsu.sources.ars408 import layout as L
+from support import SourceRun
 
 
 def test_general_frame_exact_scaling() -> None:
@@ -93,20 +94,24 @@ def test_radar_state_turns_off_expected_frames() -> None:
 def test_virtual_bus_round_trip_and_silence_health() -> None:
     channel = f"ars408-test-{time.monotonic_ns()}"
     source = Ars408Source("radar-1", interface="virtual", channel=channel, silence_s=0.3)
-    got: list = []
-    stop = threading.Event()
-    thread = threading.Thread(target=source.run, args=(got.append, stop), daemon=True)
-    thread.start()
+    opened = threading.Event()  # a virtual bus hears only what is sent after it opened: send once it has
+    open_bus = source._open
+
+    def _open():  # noqa: ANN202
+        bus = open_bus()
+        opened.set()
+        return bus
+
+    source._open = _open
+    run = SourceRun(source)
     with can.Bus(interface="virtual", channel=channel) as bus:
-        time.sleep(0.2)
+        assert opened.wait(30), "the source never opened its bus"
         for t, aid, data in encode_cycle(_objects(4), 77, time.time()):
             bus.send(can.Message(arbitration_id=aid, data=data, is_extended_id=False))
         bus.send(can.Message(arbitration_id=0x60B, data=b"\x01", is_extended_id=False))
-        deadline = time.monotonic() + 3
-        while time.monotonic() < deadline and not any(isinstance(p, HealthEvent) for p in got):
-            time.sleep(0.05)
-    stop.set()
-    thread.join(timeout=3)
+        run.wait_for(lambda: run.of(HealthEvent), 30, "the silence health event")
+    run.close()
+    got = run.out
     scans = [p for p in got if isinstance(p, RadarScan)]
     assert len(scans) == 1 and scans[0].cycle == 77 and len(scans[0].objects) == 4
     assert scans[0].objects[3].dist_long == 13.0
@@ -117,14 +122,10 @@ def test_virtual_bus_round_trip_and_silence_health() -> None:
 
 def test_unopenable_bus_backs_off_without_raising() -> None:
     source = Ars408Source("r", interface="no-such-interface", channel="x", backoff_s=(0.01, 0.02))
-    got: list = []
-    stop = threading.Event()
-    thread = threading.Thread(target=source.run, args=(got.append, stop), daemon=True)
-    thread.start()
-    time.sleep(0.2)
-    stop.set()
-    thread.join(timeout=2)
-    assert not thread.is_alive()
+    run = SourceRun(source)
+    run.wait_for(lambda: source.stats()["reconnects"] >= 2, 30, "two reconnects")
+    run.close()  # run() returned: it never raised
+    got = run.out
     assert source.stats()["reconnects"] >= 2
     assert [p.status for p in got if isinstance(p, HealthEvent)] == ["down"]
 

@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 from rsu_sdk import Detections, Frame, ObjectList, Product
 
-from rsu.app.batching import MuxedDetectorStage, batch_plan
+from rsu.app.muxed_detector import MuxedDetectorStage, batch_plan
 from rsu.app.perception import DetectorStage
-from rsu.app.testing import Subscriber, running_box, wait_for
 from rsu.assetfetch.fetch import fetch_all
 from rsu.assets.paths import assets_dir
 from rsu.config import parse_config
@@ -25,6 +24,7 @@ from rsu.core.clock import ManualClock
 from rsu.inference.detector import Detector
 from rsu.inference.muxer import StreamMuxer
 from rsu.pipeline.adaptive import AdaptiveRate, RateLimitedStage
+from support import Subscriber, running_box, wait_until
 
 MS = 1_000_000
 MODEL = "ssd-mobilenetv2-int8"  # real, small, dynamic batch
@@ -153,7 +153,7 @@ def test_batched_results_equal_one_call_per_frame(detector: Detector, images: li
     try:
         for f in frames:
             assert stage.process(f) == []  # results come from the batching thread
-        wait_for(lambda: emitted.count() == len(frames), 60, "the batch's detections")
+        wait_until(lambda: emitted.count() == len(frames), 60, "the batch's detections")
     finally:
         stage.close()
     by_source = {d.source: d for d in emitted.items if isinstance(d, Detections)}
@@ -173,7 +173,7 @@ def test_the_stage_closes_a_batch_when_the_injected_clock_passes_the_window(
         stage.process(frames_of(images[:1])[0])
         assert stage.stats()["batching"]["batches"] == 0  # cam-1 is expected: the window is open
         clock.advance(0.010)
-        wait_for(lambda: emitted.count() == 1, 60, "the lone frame's detections after the window")
+        wait_until(lambda: emitted.count() == 1, 60, "the lone frame's detections after the window")
     finally:
         stage.close()
     batching = stage.stats()["batching"]
@@ -202,7 +202,7 @@ def test_a_camera_the_adaptive_rate_skips_is_not_in_the_batch(detector: Detector
         first = frames_of(images[:2], t_ns=1_000_000_000)
         for f in first:
             limited.process(f)
-        wait_for(lambda: emitted.count() == 2, 60, "the first batch")
+        wait_until(lambda: emitted.count() == 2, 60, "the first batch")
         # at 5 Hz a camera is due every 200 ms of event time: cam-0 at +100 ms is skipped, cam-1 at +200 ms is
         # admitted; the skipped frame never reaches the muxer, so the next batch holds cam-1's frame only
         skipped = Frame(source="cam-0", t_event_ns=1_100_000_000, frame_id=1, image=images[0])
@@ -236,7 +236,7 @@ def test_the_tiered_offload_runs_per_frame_after_the_batch(detector: Detector, i
         calls = detector.stats["batches"]
         for f in frames_of(images[:2]):
             stage.process(f)
-        wait_for(lambda: emitted.count() == 2, 120, "both frames' detections through the offload")
+        wait_until(lambda: emitted.count() == 2, 120, "both frames' detections through the offload")
     finally:
         stage.close()
         tiered.close()
@@ -259,7 +259,7 @@ def test_batch_plan_and_the_fixed_batch_fallback(caplog: pytest.LogCaptureFixtur
     assert batch_plan(DetectorConfig(), None, 1, "m", cuda) is None  # one camera: nothing to batch
     assert batch_plan(DetectorConfig(batch_window_ms=0), None, 4, "m", cuda) is None  # off: one call per frame
     assert batch_plan(DetectorConfig(max_batch=1), None, 4, "m", cuda) is None
-    with caplog.at_level(logging.INFO, logger="rsu.app.batching"):
+    with caplog.at_level(logging.INFO, logger="rsu.app.muxed_detector"):
         assert batch_plan(DetectorConfig(batch_window_ms=20), 1, 3, "fixed.onnx") is None
     record = caplog.records[-1]
     assert record.levelno == logging.WARNING and "fixed.onnx has a fixed batch of 1" in record.getMessage()
@@ -291,13 +291,13 @@ def test_a_box_with_two_cameras_batches_them_and_publishes_both(tmp_path: Path) 
         def sources() -> set[str]:
             return {p["source"] for p in sub.of("rsu.detections/1")}
 
-        wait_for(lambda: sources() == {"cam-a", "cam-b"}, 120, "detections of both cameras")
+        wait_until(lambda: sources() == {"cam-a", "cam-b"}, 120, "detections of both cameras")
 
         def batching() -> dict[str, Any]:
             stats = built.box.summary()["stage_stats"]["detector"]
             return stats["batching"] if stats["batching"]["batch_sizes"].get("2") else {}
 
-        seen = wait_for(batching, 120, "a batch of both cameras' frames")
+        seen = wait_until(batching, 120, "a batch of both cameras' frames")
     assert seen["max_batch"] == 2 and seen["batches"] >= 1 and seen["errors"] == 0
 
 

@@ -11,12 +11,12 @@ import zmq
 from click.testing import CliRunner
 from rsu_sdk import PublishError
 
-from rsu.app.testing import Subscriber, free_port
 from rsu.cli import main
 from rsu.config import ConfigError, parse_config
 from rsu.config.publish import CurveConfig, ZmqConfig
 from rsu.publish import ZmqPublisher
 from rsu.publish.curve import configure_client, generate_keys
+from support import Subscriber, ZmqSub, free_port
 
 SITE = {"name": "s", "lat": 0, "lon": 0}
 
@@ -53,9 +53,7 @@ def test_beyond_loopback_with_keys_serves_only_authorised_subscribers(tmp_path: 
     ctx = zmq.Context()
     try:
         port = pub.endpoint.rsplit(":", 1)[1]
-        plain = ctx.socket(zmq.SUB)
-        plain.subscribe(b"")
-        plain.connect(f"tcp://127.0.0.1:{port}")
+        plain = ZmqSub(f"tcp://127.0.0.1:{port}", context=ctx)
         with Subscriber(f"tcp://127.0.0.1:{port}", context=ctx, configure=lambda s: configure_client(
                 s, keys.server_public, keys.clients["alice"][1])) as alice:
             assert pub.wait_for_subscribers(1, timeout=60)
@@ -64,7 +62,7 @@ def test_beyond_loopback_with_keys_serves_only_authorised_subscribers(tmp_path: 
             got = alice.wait_for_count(5, timeout=60, what="5 messages at the authorised subscriber")
             assert [m.payload["seq"] for m in got] == list(range(5))
             assert plain.poll(300) == 0  # the subscriber without keys got nothing
-        plain.close(0)
+        plain.close()
     finally:
         pub.close(0)
         ctx.destroy(linger=0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import types
 from pathlib import Path
 
 import cv2
@@ -11,8 +12,11 @@ import numpy as np
 import pytest
 from rsu_sdk import Frame, HealthEvent
 
+import rsu.sources.camera as camera_module
 from rsu.config.sources import CameraSourceConfig
+from rsu.core.clock import ManualClock
 from rsu.sources.camera import CameraSource
+from support import AdvancingStop, clock_seconds, wait_until
 
 
 def _video(path: Path, frames: int = 30, size: tuple[int, int] = (64, 48)) -> Path:
@@ -29,9 +33,9 @@ def _cfg(url: Path | str, **kw) -> CameraSourceConfig:
     return CameraSourceConfig.model_validate({**base, **kw})
 
 
-def _run(source: CameraSource, stop_when=None, timeout: float = 20.0):
+def _run(source: CameraSource, stop_when=None, timeout: float = 20.0, stop: threading.Event | None = None):
     got: list = []
-    stop = threading.Event()
+    stop = stop if stop is not None else threading.Event()
 
     def emit(product) -> None:
         got.append(product)
@@ -49,12 +53,14 @@ def _run(source: CameraSource, stop_when=None, timeout: float = 20.0):
 
 def test_file_stop_delivers_every_frame_with_capture_timestamps(tmp_path: Path) -> None:
     src = CameraSource(_cfg(_video(tmp_path / "a.avi", 30)))
+    before = time.time_ns()
     got = _run(src)
+    after = time.time_ns()
     frames = [p for p in got if isinstance(p, Frame)]
     assert [f.frame_id for f in frames] == list(range(30))
     assert frames[0].size == (64, 48) and frames[0].source == "cam-1"
     stamps = [f.t_event_ns for f in frames]
-    assert stamps == sorted(stamps) and abs(stamps[0] - time.time_ns()) < 60e9
+    assert stamps == sorted(stamps) and before <= stamps[0] and stamps[-1] <= after  # the box clock at capture
     health = [p for p in got if isinstance(p, HealthEvent)]
     assert health[0].status == "ok" and health[0].component == "source:cam-1"
     s = src.stats()
@@ -70,11 +76,20 @@ def test_file_loop_starts_again(tmp_path: Path) -> None:
     assert src.stats()["opens"] >= 3
 
 
-def test_realtime_file_is_paced_at_fps(tmp_path: Path) -> None:
+def _manual_time(monkeypatch: pytest.MonkeyPatch, clock: ManualClock) -> None:
+    """The camera module's monotonic clock is ``clock`` (its capture stamps stay the box's wall clock)."""
+    fake = types.SimpleNamespace(monotonic=clock_seconds(clock), time_ns=time.time_ns)
+    monkeypatch.setattr(camera_module, "time", fake)
+
+
+def test_realtime_file_is_paced_at_fps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = ManualClock()
+    _manual_time(monkeypatch, clock)
+    stop = AdvancingStop(clock)  # each pacing wait moves the clock on instead of sleeping
     src = CameraSource(_cfg(_video(tmp_path / "a.avi", 10), realtime=True, fps=50))
-    t0 = time.monotonic()
-    frames = [p for p in _run(src) if isinstance(p, Frame)]
-    assert len(frames) == 10 and time.monotonic() - t0 >= 9 / 50 * 0.9
+    frames = [p for p in _run(src, stop=stop) if isinstance(p, Frame)]
+    assert len(frames) == 10
+    assert stop.waits == 10 and stop.waited_s == pytest.approx(10 / 50)  # one 1/50 s wait after each frame
 
 
 def test_latest_frame_policy_drops_and_counts(tmp_path: Path) -> None:
@@ -84,7 +99,9 @@ def test_latest_frame_policy_drops_and_counts(tmp_path: Path) -> None:
 
     def slow_emit(product) -> None:
         got.append(product)
-        time.sleep(0.02)  # a model slower than the camera
+        if isinstance(product, Frame) and sum(isinstance(p, Frame) for p in got) == 1:
+            # a model slower than the camera: busy with the first frame while the camera reads all 60
+            wait_until(lambda: src.stats()["frames_read"] == 60, 30, "the camera to read every frame")
 
     src.run(slow_emit, stop)
     frames = [p for p in got if isinstance(p, Frame)]
@@ -119,21 +136,31 @@ def test_corrupt_file_gives_clear_health_event_not_a_traceback(tmp_path: Path) -
     assert down and "garbage.avi" in down[0].message and "cannot open" in down[0].message
 
 
+class RecordingStop(threading.Event):
+    """A stop event that records each ``wait(timeout)`` asked of it (the source's backoff) and waits no time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[float] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if timeout:
+            self.waits.append(timeout)
+        return self.is_set()
+
+
 @pytest.mark.parametrize("url", ["/dev/video99", "rtsp://127.0.0.1:9/stream", "missing-file.mp4"])
 def test_unreachable_source_reconnects_with_exponential_backoff(url: str) -> None:
     src = CameraSource(_cfg(url, backoff_initial_s=0.05, backoff_max_s=0.2, open_timeout_s=1))
-    times: list[float] = []
+    stop = RecordingStop()
 
-    def four_downs(got) -> bool:
-        if isinstance(got[-1], HealthEvent):
-            times.append(time.monotonic())
+    def five_downs(got) -> bool:
         return sum(isinstance(p, HealthEvent) and p.status == "down" for p in got) >= 5
 
-    got = _run(src, stop_when=four_downs)
+    got = _run(src, stop_when=five_downs, stop=stop)
     down = [p for p in got if isinstance(p, HealthEvent)]
     assert len(down) >= 5 and all(p.status == "down" and url in p.message for p in down)
-    gaps = np.diff(times)
-    assert gaps[0] >= 0.04 and gaps[2] >= 0.15 and gaps[3] >= 0.15  # 0.05, 0.1, 0.2, 0.2 (capped)
+    assert stop.waits[:4] == [0.05, 0.1, 0.2, 0.2]  # the backoff between attempts doubles, capped at 0.2 s
     assert src.stats()["reconnects"] >= 4 and src.stats()["state"] == "stopped"
 
 

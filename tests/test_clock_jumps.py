@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from rsu.app.testing import Subscriber, wait_for
 from rsu.config import load_config
+from support import Subscriber, wait_until
 
 WAIT_S = 120.0  # generous: a loaded 2-core machine
 CHILD = Path(__file__).with_name("clock_step_child.py")
@@ -99,9 +99,9 @@ def _phase(sub: Subscriber, what: str, objects: int = 15, beats: int = 4) -> Non
     """Wait until ``objects`` more object lists with tracks, and ``beats`` more box heartbeats, arrive."""
     n_obj = sum(1 for p in _objects(sub) if p["objects"])
     n_beat = len(_beats(sub))
-    wait_for(lambda: sum(1 for p in _objects(sub) if p["objects"]) >= n_obj + objects, WAIT_S,
-             f"{objects} object lists with tracks {what}")
-    wait_for(lambda: len(_beats(sub)) >= n_beat + beats, WAIT_S, f"{beats} heartbeats {what}")
+    wait_until(lambda: sum(1 for p in _objects(sub) if p["objects"]) >= n_obj + objects, WAIT_S,
+               f"{objects} object lists with tracks {what}")
+    wait_until(lambda: len(_beats(sub)) >= n_beat + beats, WAIT_S, f"{beats} heartbeats {what}")
 
 
 def test_the_box_runs_through_clock_steps(recording: Path, tmp_path: Path) -> None:
@@ -127,7 +127,7 @@ def test_a_checkpoint_from_an_hour_ahead_does_not_silence_a_restart(recording: P
     site = raw["site"]["name"]
     with stepped_box(raw, tmp_path, offset_s=3600) as box, Subscriber(box.endpoint, f"rsu/{site}/") as sub:
         _phase(sub, "with the clock an hour ahead")
-        wait_for(lambda: box.stats()["runner"]["checkpoint"]["written"] >= 2, WAIT_S, "checkpoints written")
+        wait_until(lambda: box.stats()["runner"]["checkpoint"]["written"] >= 2, WAIT_S, "checkpoints written")
     with stepped_box(raw, tmp_path) as box, Subscriber(box.endpoint, f"rsu/{site}/") as sub:  # clock corrected
         _phase(sub, "after the restart on the corrected clock")
         runner = box.stats()["runner"]

@@ -106,10 +106,10 @@ BROKEN: list[tuple[str, Make, str]] = [
      "publish.zmq.endpoint: duplicate key at line 5 (first at line 4)"),
     ("duplicate-key-in-list", lambda t, h: "site: {name: s, lat: 0, lon: 0}\nsources:\n"
      "  - {id: a, type: camera, url: video.avi, url: other.avi}\n", "sources[0].url: duplicate key at line 3"),
-    ("binary-file", lambda t, h: b"\x7fELF\x02\x01\x01\x00\x00\x00garbage", "not a text file (a NUL byte at offset 7)"),
+    ("binary-file", lambda t, h: b"\x7fELF\x02\x01\x01\x00\x00\x00garbage", "…site.yaml: not a text file (a NUL byte at offset 7)"),
     ("latin-1-file", lambda t, h: "site: {name: caf\u00e9, lat: 0, lon: 0}\n".encode("latin-1"),
-     "not UTF-8 text: byte 0xe9"),
-    ("utf-16-file", lambda t, h: "site: {}\n".encode("utf-16"), "the file is UTF-16 text"),
+     "…site.yaml: not UTF-8 text: byte 0xe9"),
+    ("utf-16-file", lambda t, h: "site: {}\n".encode("utf-16"), "…site.yaml: the file is UTF-16 text"),
     ("control-character", lambda t, h: "site: {name: s, lat: 0, lon: 0}\nweb: {host: a\x14b}\n",
      "not valid YAML text: control character #x0014 at line 2"),
     ("yaml-invalid-date", lambda t, h: "site: {name: s, lat: 0, lon: 0}\nsources:\n  - {id: a, t: 2024-13-45}\n",
@@ -289,10 +289,12 @@ def test_cli_check_no_ports_skips_only_the_bind_test(site_dir: Path) -> None:
 
 
 def test_cli_check_binary_file_is_one_line_in_a_real_process(tmp_path: Path) -> None:
-    result = rsu("check", str(write(tmp_path, bytes(range(256)))))
+    path = write(tmp_path, bytes(range(256)))
+    result = rsu("check", str(path))
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    assert result.stderr.splitlines()[1:] == ["  not a text file (a NUL byte at offset 0): a config is YAML text"]
+    assert result.stderr.splitlines()[1:] == [
+        f"  {path}: not a text file (a NUL byte at offset 0): a config is YAML text"]
 
 
 def test_rsu_run_exits_2_on_what_check_reports(site_dir: Path) -> None:

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from rsu_sdk import Alarm, HealthEvent, Prediction, Product, SensorReading, hookimpl
 
-from rsu.app.host import Box
-from rsu.app.testing import Subscriber, running_box, wait_for
+from rsu.app.box import Box
 from rsu.config import parse_config
 from rsu.core.clock import ManualClock
 from rsu.core.lanes import InputPolicy
 from rsu.core.stage import BaseStage
+from support import Subscriber, running_box, wait_until
 
 T0 = 1_767_225_600_000_000_000
 SITE = {"name": "core-test", "lat": 48.137, "lon": 11.575}
@@ -64,7 +64,7 @@ def test_a_burst_of_10000_alarms_is_published_in_order_while_sources_run_at_full
     burst = Burst(10_000)
     with running_box(cfg, tmp_path, extra_plugins=[("burst", burst)]) as built, \
             Subscriber(built.endpoint, f"rsu/{SITE['name']}/") as sub:
-        wait_for(lambda: sub.of("rsu.health/1"), 60, "the first heartbeat (subscription up)")
+        wait_until(lambda: sub.of("rsu.health/1"), 60, "the first heartbeat (subscription up)")
         burst.go.set()
         sub.wait_for_count(10_000, schema="rsu.fault.alarm/1", timeout=300, what="10,000 alarms")
         built.box.stop()
@@ -96,8 +96,8 @@ def test_heartbeat_reports_every_source_the_plugins_and_the_box_on_an_interval(t
         "pipeline": {"checkpoint": {"enabled": False}},
     })
     with running_box(cfg, tmp_path) as built, Subscriber(built.endpoint, f"rsu/{SITE['name']}/health") as sub:
-        wait_for(lambda: sum(1 for m in sub.of("rsu.health/1") if m["component"] == "source:replay") >= 3
-                 and any(m["component"] == "box" for m in sub.of("rsu.health/1")), 60, "three heartbeats")
+        wait_until(lambda: sum(1 for m in sub.of("rsu.health/1") if m["component"] == "source:replay") >= 3
+                   and any(m["component"] == "box" for m in sub.of("rsu.health/1")), 60, "three heartbeats")
     beats = [m for m in sub.of("rsu.health/1") if m.get("heartbeat")]
     replay = [m for m in beats if m["component"] == "source:replay"]
     assert replay[-1]["status"] in ("ok", "degraded") and "details" in replay[-1]
@@ -239,7 +239,7 @@ def test_readiness_says_so_while_a_crashed_source_waits_for_its_restart() -> Non
     box = Box(sources=[Dies()], sink=ListSink(), restart_backoff_s=3600.0)
     box.start()
     try:
-        wait_for(lambda: box.source_services[0].state == "restarting", 30, "the crash")
+        wait_until(lambda: box.source_services[0].state == "restarting", 30, "the crash")
         check = readiness(box)
         assert not check.ok and check.checks["sources"] == {"crashed, restarting": ["dies"]}
     finally:

@@ -58,14 +58,17 @@ def test_inputs_older_than_their_maximum_age_are_shed_and_counted() -> None:
     assert lanes.join(1.0)
 
 
-def test_inputs_whose_event_time_is_older_than_the_maximum_age_are_shed_too() -> None:
+def test_inputs_late_from_their_source_are_counted_late_not_shed() -> None:
     clock = ManualClock()
     stale: list[float] = []
-    lanes = Lanes(clock=clock, on_stale=lambda key, p: stale.append(p.values["x"]))
-    lanes.set_policy("plant", InputPolicy(max_age_ns=100_000_000, capacity=100))
+    late: list[float] = []
+    lanes = Lanes(clock=clock, on_stale=lambda key, p: stale.append(p.values["x"]),
+                  on_late=lambda key, p: late.append(p.values["x"]))
+    lanes.set_policy("plant", InputPolicy(max_age_ns=100_000_000, capacity=100, late_after_ns=100_000_000))
     lanes.put(env(reading(0, t_event_ns=clock.wall_ns() - 150_000_000), clock), "plant")  # a late source
     lanes.put(env(reading(1, t_event_ns=clock.wall_ns() - 50_000_000), clock), "plant")
-    assert lanes.take(0).product.values["x"] == 1 and stale == [0.0]
+    assert [lanes.take(0).product.values["x"] for _ in range(2)] == [0, 1]
+    assert stale == [] and late == [0.0]
 
 
 def test_safety_products_are_never_stale_and_never_dropped() -> None:
@@ -131,3 +134,5 @@ def test_policy_rejects_nonsense() -> None:
         InputPolicy(None, 0)
     with pytest.raises(ValueError, match="when_full"):
         InputPolicy(None, 1, "sometimes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="late_after_ns"):
+        InputPolicy(None, 1, late_after_ns=-1)

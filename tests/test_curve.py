@@ -15,11 +15,11 @@ from click.testing import CliRunner
 from rsu_sdk import PublishError
 from zmq.utils.monitor import parse_monitor_message
 
-from rsu.app.testing import Subscriber
 from rsu.cli import main
 from rsu.config.publish import CurveConfig, ZmqConfig
 from rsu.publish import ZmqPublisher
 from rsu.publish.curve import KeySet, configure_client, generate_keys
+from support import Subscriber, ZmqSub
 
 N = 25
 
@@ -51,19 +51,22 @@ def ctx() -> Iterator[zmq.Context]:
 
 
 def refused_subscriber(ctx: zmq.Context, endpoint: str, name: str, event: int,
-                       keys: tuple[Path, Path] | None) -> zmq.Socket:
+                       keys: tuple[Path, Path] | None) -> ZmqSub:
     """Connect a SUB and wait until its handshake has failed with ``event`` (no sleeping, no race)."""
-    sub = ctx.socket(zmq.SUB)
-    if keys is not None:
-        configure_client(sub, *keys)
-    monitor = sub.get_monitor_socket(event, addr=f"inproc://monitor-{name}")
-    sub.subscribe(b"")
-    sub.connect(endpoint)
+    monitors: list[zmq.Socket] = []
+
+    def configure(sock: zmq.Socket) -> None:  # before it connects: keys, and a monitor that sees the handshake
+        if keys is not None:
+            configure_client(sock, *keys)
+        monitors.append(sock.get_monitor_socket(event, addr=f"inproc://monitor-{name}"))
+
+    sub = ZmqSub(endpoint, context=ctx, configure=configure)
+    (monitor,) = monitors
     try:
-        assert monitor.poll(10_000), f"{name}: the handshake did not fail"
+        assert monitor.poll(60_000), f"{name}: the handshake did not fail"
         assert parse_monitor_message(monitor.recv_multipart())["event"] == event
     finally:
-        sub.disable_monitor()
+        sub.sock.disable_monitor()
         monitor.close(0)
     return sub
 

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from cdp_pipe import Chromium, find_chromium
-from web_helpers import demo_like_config, get_json, running_box, wait_for
+from support import running_box, wait_until
+from web_helpers import demo_like_config, get_json
 
 CHROMIUM = find_chromium()
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (Debian: apt-get install -y "
@@ -25,16 +26,16 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not instal
 @pytest.fixture(scope="module")
 def box(tmp_path_factory: pytest.TempPathFactory) -> Any:
     tmp = tmp_path_factory.mktemp("dash")
-    with running_box(demo_like_config(tmp, plant=True), tmp) as built:
+    with running_box(demo_like_config(tmp, plant=True), tmp, state_root=tmp / "state") as built:
         yield built
 
 
 def test_dashboard_shows_live_frames_map_and_plugins(box: Any, tmp_path: Path, repo_root: Path) -> None:
     url = box.services.url
     # the box has something to show before the browser looks: fused objects and a detected frame
-    wait_for(lambda: (lambda d: any(o["items"] for o in d["objects"])
-                      and any(c["detections"] for c in d["cameras"] if c["has_images"]))(
-        get_json(url + "api/state")[1]), 30, "fused objects and detections")
+    wait_until(lambda: (lambda d: any(o["items"] for o in d["objects"])
+                        and any(c["detections"] for c in d["cameras"] if c["has_images"]))(
+        get_json(url + "api/state")[1]), 30, "fused objects and detections", interval=0.2)
     browser = Chromium(CHROMIUM, tmp_path / "profile")
     try:
         browser.call("Page.navigate", url=url)

@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from rsu.app.testing import Subscriber, running_box, wait_for
 from rsu.config import load_config
 from rsu.config.kafka import KafkaConfig
 from rsu.publish.journal import Journal
 from rsu.publish.kafka_output import KafkaOutput
 from rsu.publish.safety_journal import HeldMessage, read_held, write_held
+from support import Subscriber, running_box, wait_until
 
 WAIT_S = 120.0  # generous: a loaded 2-core machine
 
@@ -83,16 +83,16 @@ def test_checkpoints_on_a_full_disk(small_disk: Path, tmp_path: Path) -> None:
     raw["pipeline"] = {**raw.get("pipeline", {}), "checkpoint": {"dir": str(ckpt), "interval_s": 0.2, "keep": 2}}
     site = raw["site"]["name"]
     with running_box(raw, tmp_path) as built, Subscriber(built.endpoint, f"rsu/{site}/") as sub:
-        wait_for(lambda: any(p["details"]["checkpoint"]["written"] >= 2 for p in _storage(sub)), WAIT_S,
-                 "two checkpoints written")
+        wait_until(lambda: any(p["details"]["checkpoint"]["written"] >= 2 for p in _storage(sub)), WAIT_S,
+                   "two checkpoints written")
         assert all(p["status"] == "ok" for p in _storage(sub))
         fill(small_disk)
-        degraded = wait_for(lambda: [p for p in _storage(sub) if p["status"] == "degraded"], WAIT_S,
-                            "storage degraded on health")[0]
+        degraded = wait_until(lambda: [p for p in _storage(sub) if p["status"] == "degraded"], WAIT_S,
+                              "storage degraded on health")[0]
         assert "ENOSPC" in degraded["message"] and str(ckpt) in degraded["message"]
         assert degraded["details"]["checkpoint"]["write_errors"] >= 1
         seen = _objects(sub)
-        wait_for(lambda: _objects(sub) >= seen + 20, WAIT_S, "objects still published on a full disk")
+        wait_until(lambda: _objects(sub) >= seen + 20, WAIT_S, "objects still published on a full disk")
         assert built.box.router_alive()
         names = sorted(p.name for p in ckpt.iterdir())
         assert names and all(n.startswith("ckpt-") and n.endswith(".pkl") for n in names), names  # no .tmp
@@ -100,12 +100,12 @@ def test_checkpoints_on_a_full_disk(small_disk: Path, tmp_path: Path) -> None:
             assert pickle.loads(path.read_bytes())["format"] == 1
         errors = built.box.inline_stages[-1].stats()["checkpoint"]["write_errors"]
         free(small_disk)
-        wait_for(lambda: _storage(sub)[-1]["status"] == "ok" and _storage(sub)[-1]["details"]["checkpoint"]
-                 ["written"] > degraded["details"]["checkpoint"]["written"], WAIT_S, "checkpoints written again")
+        wait_until(lambda: _storage(sub)[-1]["status"] == "ok" and _storage(sub)[-1]["details"]["checkpoint"]
+                   ["written"] > degraded["details"]["checkpoint"]["written"], WAIT_S, "checkpoints written again")
         assert errors >= 1
     with running_box(raw, tmp_path) as again:  # the restart restores the newest good checkpoint
-        wait_for(lambda: again.box.inline_stages[-1].stats()["checkpoint"]["restored"] == 1, WAIT_S,
-                 "the checkpoint restored")
+        wait_until(lambda: again.box.inline_stages[-1].stats()["checkpoint"]["restored"] == 1, WAIT_S,
+                   "the checkpoint restored")
 
 
 def test_kafka_journal_on_a_full_disk(small_disk: Path) -> None:

@@ -8,10 +8,10 @@ import threading
 from pathlib import Path
 
 import pytest
-from modbus_helpers import ModbusServer
+from support import ModbusServer
 from rsu_sdk.testing import RecordingPublisher
 
-from rsu.config.model import RsuConfig
+from rsu.config.root import RsuConfig
 from rsu.plugins.host import PluginHost
 from rsu.plugins.settings import check_plugins
 from rsu.publish.payloads import publish_product
@@ -28,7 +28,7 @@ def config(port: int, recording: Path) -> RsuConfig:
     return RsuConfig.model_validate({
         "site": {"name": "quarry", "lat": 48.1, "lon": 11.5},
         "sources": [{"id": "air", "type": "air_station", "replay": {"path": str(recording), "speed": 0}}],
-        "plugins": {"enabled": ["dust_control"], "queue_size": 100_000, "dust_control": {
+        "plugins": {"enabled": ["dust_control"], "queue_size": 100_000, "newest_wins": False, "dust_control": {
             "stations": [{"id": "aq-1", "position": [0, 0]}, {"id": "aq-2", "position": [150, 40]}],
             "sprayers": [sprayer("spr-a", [10, 15], 0), sprayer("spr-b", [140, 30], 1), sprayer("spr-c", [75, -90], 2)],
             "sprayers_per_station": 1, "min_on_s": 30, "min_off_s": 20,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rsu.app.testing import Subscriber, wait_for
+from support import Subscriber, wait_until
 
 SITE = "plant"
 
@@ -73,7 +73,7 @@ def _run_and_subscribe(cfg: Path, cwd: Path) -> tuple[list[dict], dict, str]:
             seen = {m.topic: m.payload["seq"] for m in sub.messages}
             return all(seq == sent[topic]["next_seq"] - 1 for topic, seq in seen.items())
 
-        wait_for(last_of_each_topic_arrived, 60, "the last message of each fault topic")
+        wait_until(last_of_each_topic_arrived, 60, "the last message of each fault topic")
         messages = [{"topic": m.topic, **m.payload} for m in sub.messages]
     finally:
         if proc.poll() is None:

@@ -4,7 +4,6 @@ in a running predictor, and three simulated boxes whose global model beats each 
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ from rsu.federated.store import ModelStore
 from rsu.federated.weights import read_weights, weights_digest, write_weights
 from rsu.inference.fault_predictor import FaultPredictor
 from rsu.pipeline.embedded import EmbeddedRunner
+from support import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "plugins" / "furnace_fault" / "rsu_furnace_fault" / "fault_lstm.onnx"
@@ -128,10 +128,9 @@ def test_hot_swap_without_restart(aggregator: AggregatorServer) -> None:
         client.send_update(_update("box-1", 0.5, 10))
         client.send_update(_update("box-2", 0.5, 30))
         client.close()
-        end = time.monotonic() + 10
-        while predictor.version != 1 and time.monotonic() < end:
-            predictor.predict(windows)  # the box keeps predicting while the swap happens
-            time.sleep(0.01)
+        # the box keeps predicting while the swap happens
+        wait_until(lambda: predictor.predict(windows) is not None and predictor.version == 1, 60,
+                   "the hot swap to version 1")
     finally:
         watcher.stop()
     assert predictor.version == 1 and watcher.counts["swaps"] == 1
@@ -180,9 +179,7 @@ def test_box_wiring_hot_swaps_the_running_fault_operator(aggregator: AggregatorS
         client.send_update(_update("box-1", 0.9, 10))
         client.send_update(_update("box-2", 0.9, 10))
         client.close()
-        end = time.monotonic() + 10
-        while predictor.version != 1 and time.monotonic() < end:
-            time.sleep(0.02)
+        wait_until(lambda: predictor.version == 1, 60, "the running operator's swap to version 1")
     finally:
         watcher.stop()
     assert predictor.version == 1 and watcher.counts["swaps"] >= 1

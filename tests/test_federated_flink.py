@@ -7,7 +7,6 @@ Needs the ``flink`` extra and Java 17: run in the Flink venv (docs/pipeline.md, 
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ from rsu.federated.messages import ModelUpdate  # noqa: E402
 from rsu.federated.server import AggregatorServer  # noqa: E402
 from rsu.federated.store import ModelStore  # noqa: E402
 from rsu.federated.weights import read_weights, weights_digest  # noqa: E402
+from support import wait_until  # noqa: E402
 
 pytestmark = pytest.mark.flink
 
@@ -51,12 +51,10 @@ def _aggregate(tmp: Path, runner: str) -> ModelStore:
     client = FederatedClient(server.endpoint, timeout_s=30.0)
     try:
         for update in _updates():
-            while update.base_version > (store.latest_version() or 0):  # a box waits for the version it trains on
-                time.sleep(0.05)
+            wait_until(lambda: (store.latest_version() or 0) >= update.base_version, 120,  # noqa: B023 - now
+                       f"version {update.base_version}, the one a box trains on")
             client.send_update(update)
-        end = time.monotonic() + 60
-        while store.latest_version() != 2 and time.monotonic() < end:
-            time.sleep(0.05)
+        wait_until(lambda: store.latest_version() == 2, 120, "version 2")
     finally:
         client.close()
         server.close()

@@ -10,8 +10,8 @@ from pathlib import Path
 from confluent_kafka import Producer
 from rsu_sdk import FusedObject, ObjectList
 
-from rsu.app.testing import Subscriber, running_box
 from rsu.pipeline.flink.records import to_envelope
+from support import Subscriber, running_box
 
 SITE = {"name": "pole-9", "lat": 48.1, "lon": 11.5}
 

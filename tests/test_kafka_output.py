@@ -7,33 +7,23 @@ One broker per test session (``kafka_broker``); each test uses its own topic pre
 from __future__ import annotations
 
 import json
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import zmq
 from confluent_kafka import Consumer
 from rsu_sdk import Alarm, FusedObject, HealthEvent, ObjectList, Prediction, SensorReading
 
 from rsu.config.kafka import KafkaConfig
 from rsu.config.publish import ZmqConfig
-from rsu.kafka.broker import KafkaBroker, free_port
+from rsu.kafka.broker import KafkaBroker
 from rsu.publish import ZmqPublisher, publish_product
 from rsu.publish.kafka_output import BODY_HEADER, KafkaOutput, kafka_topic
+from support import ZmqSub, free_port, wait_until
 
 T = 1_767_225_600_000_000_000
 WAIT_S = 120.0  # generous: the machine may be loaded; nothing here measures time
-
-
-def wait_for(cond: Callable[[], bool], what: str, timeout: float = WAIT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def consume(bootstrap: str, topics: list[str], count: int, timeout: float = WAIT_S) -> list[Any]:
@@ -42,12 +32,15 @@ def consume(bootstrap: str, topics: list[str], count: int, timeout: float = WAIT
                          "auto.offset.reset": "earliest", "enable.auto.commit": False})
     consumer.subscribe(topics)
     got: list[Any] = []
-    deadline = time.monotonic() + timeout
+
+    def one_more() -> bool:
+        msg = consumer.poll(0.5)
+        if msg is not None and msg.error() is None:
+            got.append(msg)
+        return len(got) >= count
+
     try:
-        while len(got) < count and time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is not None and msg.error() is None:
-                got.append(msg)
+        wait_until(one_more, timeout, f"{count} messages on {topics}", interval=0)
     finally:
         consumer.close()
     assert len(got) == count, f"expected {count} messages on {topics}, got {len(got)}"
@@ -76,27 +69,20 @@ KEYS = [b"site-a", b"furnace-1", b"furnace-2", b"furnace-2", b"site-a"]
 def test_products_arrive_keyed_by_operator_key_with_the_zeromq_payload(kafka_broker: KafkaBroker,
                                                                        tmp_path: Path) -> None:
     cfg = config(tmp_path, kafka_broker.bootstrap)
-    ctx = zmq.Context()
     zpub = ZmqPublisher("site-a", ZmqConfig(endpoint="tcp://127.0.0.1:*"))
-    sub = ctx.socket(zmq.SUB)
-    sub.subscribe(b"")
-    sub.connect(zpub.endpoint)
+    sub = ZmqSub(zpub.endpoint)
     out = KafkaOutput("site-a", cfg)
     try:
         assert zpub.wait_for_subscribers(1, timeout=WAIT_S)
         for product in PRODUCTS:
             publish_product(zpub, product)
             publish_product(out, product)
-        zmq_payloads = []
-        for _ in PRODUCTS:
-            assert sub.poll(int(WAIT_S * 1000))
-            zmq_payloads.append(json.loads(sub.recv_multipart()[1]))
-        wait_for(lambda: out.stats()["delivered"] == len(PRODUCTS), "deliveries")
+        zmq_payloads = sub.recv_json(len(PRODUCTS), WAIT_S)
+        wait_until(lambda: out.stats()["delivered"] == len(PRODUCTS), WAIT_S, "deliveries")
     finally:
         out.close()
-        sub.close(0)
+        sub.close()
         zpub.close()
-        ctx.term()
     topics = sorted({kafka_topic(p, cfg.topic_prefix) for p in ("objects", "env", "fault", "health")})
     msgs = consume(kafka_broker.bootstrap, topics, len(PRODUCTS))
     by_event = {json.loads(m.value())["t_event"]: m for m in msgs}
@@ -119,7 +105,7 @@ def test_only_the_listed_products_and_binary_bodies_in_a_header(kafka_broker: Ka
         out.publish("objects", {"objects": []}, source="fusion")  # not listed: skipped
         out.publish_binary("v2x/cpm", {"encoding": "uper", "station_id": 7}, b"\x01\x02\x03", source="v2x",
                            t_event_ns=T, schema="rsu.v2x.cpm/1")
-        wait_for(lambda: out.stats()["delivered"] == 1, "the CPM")
+        wait_until(lambda: out.stats()["delivered"] == 1, WAIT_S, "the CPM")
         assert out.stats()["produced"] == 1
     (msg,) = consume(kafka_broker.bootstrap, [kafka_topic("v2x/cpm", cfg.topic_prefix)], 1)
     payload = json.loads(msg.value())
@@ -133,9 +119,10 @@ def test_broker_down_journals_then_replays_in_order_per_key(kafka_broker: KafkaB
     out = KafkaOutput("site-a", cfg)
     try:
         out.publish("env", {"device": "dev-0", "values": {"i": -1}, "units": {}}, source="plant", t_event_ns=T)
-        wait_for(lambda: out.stats()["online"] and out.stats()["delivered"] == 1, "the broker to take a record")
+        wait_until(lambda: out.stats()["online"] and out.stats()["delivered"] == 1, WAIT_S,
+                   "the broker to take a record")
         kafka_broker.stop()
-        wait_for(lambda: not out.stats()["online"], "the output to see the broker gone")
+        wait_until(lambda: not out.stats()["online"], WAIT_S, "the output to see the broker gone")
         before = out.stats()
         n = 200
         for i in range(n):  # while the broker is down: readings keyed by device, objects keyed by site
@@ -148,7 +135,7 @@ def test_broker_down_journals_then_replays_in_order_per_key(kafka_broker: KafkaB
         assert during["journalled"] - before["journalled"] == 3 * n  # every product went to disk
         assert during["journal"]["bytes"] > 0 and during["dropped"] == 0
         kafka_broker.start(detach=False)
-        wait_for(lambda: out.stats()["delivered"] == 1 + 3 * n, "the journal to be replayed")
+        wait_until(lambda: out.stats()["delivered"] == 1 + 3 * n, WAIT_S, "the journal to be replayed")
         after = out.stats()
         assert after["replayed"] - before["replayed"] == 3 * n
         assert after["journal"]["waiting"] == 0 and after["journal"]["bytes"] == 0
@@ -234,8 +221,8 @@ def test_a_record_the_client_refuses_is_counted_and_does_not_block_the_journal(t
         out.publish("objects", {"objects": [], "pad": "x" * 2_000_000}, source="fusion")  # over message.max.bytes
         for i in range(5):
             out.publish("objects", {"objects": [], "i": i}, source="fusion")
-        wait_for(lambda: out.stats()["failed"] == 1 and out.stats()["journal"]["waiting"] == 0,
-                 "the big record to be refused and the rest handed on")
+        wait_until(lambda: out.stats()["failed"] == 1 and out.stats()["journal"]["waiting"] == 0,
+                   WAIT_S, "the big record to be refused and the rest handed on")
         stats = out.stats()
     assert stats["journalled"] == 6 and stats["in_flight"] == 5 and stats["failed_by_topic"] == {"rsu.objects": 1}
 
@@ -250,7 +237,8 @@ def test_a_journal_left_by_an_earlier_run_is_delivered_first(kafka_broker: Kafka
     assert out.stats()["journal"]["waiting"] + out.stats()["journal"]["in_flight"] == 20
     with KafkaOutput("site-a", away.model_copy(update={"bootstrap_servers": kafka_broker.bootstrap})) as out:
         out.publish("env", {"device": "dev-1", "values": {"i": 20}, "units": {}}, source="plant")
-        wait_for(lambda: out.stats()["delivered"] == 21, "the earlier run's journal and the new record")
+        wait_until(lambda: out.stats()["delivered"] == 21, WAIT_S,
+                   "the earlier run's journal and the new record")
         assert out.stats()["journal"]["recovered"] == 20
     msgs = consume(kafka_broker.bootstrap, [kafka_topic("env", prefix)], 21)
     assert [json.loads(m.value())["values"]["i"] for m in msgs] == list(range(21))

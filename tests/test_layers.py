@@ -1,4 +1,5 @@
-"""The import order of the host's packages, and no cycles between them (function-local imports included).
+"""The import order of the host's packages, and no import cycles: none between packages, none between modules
+inside a package (function-local and relative imports included).
 
 sdk -> core -> config -> assets (the model and data catalogue) -> sources / inference / fusion / publish /
 privacy / kafka (broker set-up) -> pipeline -> plugins host, servers and services -> app -> cli. Tools (benchmarks, simulators,
@@ -87,10 +88,95 @@ def test_no_import_cycles_between_packages(edges: dict[tuple[str, str], set[str]
     assert not cycles, "import cycles: " + "; ".join(" <-> ".join(c) for c in sorted(cycles))
 
 
+def module_imports(root: Path) -> dict[str, set[str]]:
+    """Module -> the modules of ``root``'s package it imports (absolute, relative and function-local imports; a
+    ``from package import name`` counts as importing the submodule ``name`` where one exists)."""
+    files = {_module_name(root, f): f for f in sorted(root.rglob("*.py"))}
+    graph: dict[str, set[str]] = defaultdict(set)
+    for mod, f in files.items():
+        package = mod.split(".") if f.name == "__init__.py" else mod.split(".")[:-1]
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"), str(f))):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = ".".join([*package[:len(package) - node.level + 1], *([node.module] if node.module else [])]) \
+                    if node.level else (node.module or "")
+                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in files else base for a in node.names]
+            for target in targets:
+                while target and target not in files:
+                    target = target.rpartition(".")[0]
+                if target and target != mod:
+                    graph[mod].add(target)
+    return graph
+
+
+def _module_name(root: Path, f: Path) -> str:
+    parts = list(f.relative_to(root.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def module_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    for root_node in sorted(graph):
+        if root_node in index:
+            continue
+        work = [(root_node, iter(sorted(graph.get(root_node, ()))))]
+        index[root_node] = low[root_node] = len(index)
+        stack.append(root_node)
+        on_stack.add(root_node)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.get(child, ())))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                group = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    group.append(member)
+                    if member == node:
+                        break
+                if len(group) > 1:
+                    found.append(sorted(group))
+    return found
+
+
+def test_no_import_cycles_between_modules(repo_root: Path) -> None:
+    cycles = module_cycles(module_imports(repo_root / "rsu"))
+    assert cycles == [], "import cycles between modules: " + "; ".join(" <-> ".join(c) for c in cycles)
+
+
+def test_the_module_checker_sees_cycles_inside_a_package(tmp_path: Path) -> None:
+    pkg = tmp_path / "rsu" / "inference"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "seal.py").write_text("from rsu.inference.session import open_session\n")
+    (pkg / "session.py").write_text("def f():\n    from . import seal\n")
+    (pkg / "other.py").write_text("from .session import f\n")
+    assert module_cycles(module_imports(tmp_path / "rsu")) == [["rsu.inference.seal", "rsu.inference.session"]]
+
+
 def test_the_checker_sees_function_local_imports(tmp_path: Path) -> None:
     pkg = tmp_path / "rsu"
     (pkg / "core").mkdir(parents=True)
-    (pkg / "core" / "x.py").write_text("def f():\n    from rsu.app.host import Box\n")
+    (pkg / "core" / "x.py").write_text("def f():\n    from rsu.app.box import Box\n")
     assert package_imports(pkg) == {("core", "app"): {"rsu/core/x.py"}}
 
 

@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from rsu_sdk import FusedObject, ObjectList, SensorReading
 
-from rsu.app.host import Box
+from rsu.app.box import Box
 from rsu.config.pipeline import AdaptiveRateConfig, PipelineConfig
 from rsu.pipeline.adaptive import AdaptiveRate, RateLimitedStage
 

@@ -1,4 +1,5 @@
-"""The plugin host's health: a plugin whose queue stays full is stalled; a disabled one still publishes its health."""
+"""The plugin host's health: a plugin that takes nothing from its queue for a while is stalled; a disabled one
+still publishes its health."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ class _Clock:
         return self.t
 
 
-def test_a_plugin_whose_queue_stays_full_shows_stalled_until_it_takes_again() -> None:
+def test_a_plugin_that_leaves_its_queue_untaken_shows_stalled_until_it_takes_again() -> None:
     slow, fast = Blocking(), Recorder(expect=10)
     loaded = create_plugin_manager(["slow", "fast"], extra_plugins=[("slow", slow), ("fast", fast)])
     host = PluginHost(loaded, site=DEFAULT_SITE, publisher=RecordingPublisher(), queue_size=2, stall_after_s=30)
@@ -28,7 +29,7 @@ def test_a_plugin_whose_queue_stays_full_shows_stalled_until_it_takes_again() ->
     host.dispatch(cycles[0])
     assert slow.entered.wait(10)
     for i, cycle in enumerate(cycles[1:], start=2):
-        host.dispatch(cycle)  # 2 queued, the rest refused: the slow plugin's queue is full from here on
+        host.dispatch(cycle)  # the newest waits in the slow plugin's queue (the rest superseded), untaken
         assert fast.wait_for(i)
     assert host.stats()["slow"]["status"] == "running"  # full, but not yet for stall_after_s
     clock.t += 29.9

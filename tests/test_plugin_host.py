@@ -23,9 +23,9 @@ def test_failing_plugin_is_disabled_after_n_while_the_others_keep_receiving(capl
     host, publisher = host_with({"good": good, "bad": Failing(), "watcher": watcher}, failure_limit=3)
     host.start()
     with caplog.at_level(logging.ERROR):
-        for cycle in object_lists(10):
+        for cycle in object_lists(10):  # a sensor pace the plugins keep up with: newest-wins sheds nothing
             host.dispatch(cycle)
-        assert host.wait_idle(10)
+            assert host.wait_idle(10)
     stats = host.stats()
     assert [o.t_event_ns for o in good.objects] == [c.t_event_ns for c in object_lists(10)]
     assert stats["bad"]["calls"] == 3 and stats["bad"]["errors"] == 3 and stats["bad"]["disabled"] is True
@@ -57,7 +57,7 @@ def test_failures_must_be_consecutive_and_default_limit_is_five() -> None:
     host.start()
     for cycle in object_lists(12):
         host.dispatch(cycle)
-    assert host.wait_idle(10)
+        assert host.wait_idle(10)
     stats = host.stats()
     assert stats["flaky"]["errors"] == 6 and not stats["flaky"]["disabled"]
     assert stats["bad"]["calls"] == 5 and stats["bad"]["disabled"]
@@ -77,12 +77,13 @@ def test_blocked_plugin_does_not_delay_the_others_beyond_its_queue() -> None:
         assert fast.wait_for(i), "the fast plugin must get every product while the slow one is stuck"
     assert slow.finished == 0
     stats = host.stats()
-    assert stats["slow"]["queue_depth"] == 4 and stats["slow"]["drops"] == 49 - 4
+    # one stream (source "fusion"): only its newest waits; each newer one superseded the queued one, counted
+    assert stats["slow"]["queue_depth"] == 1 and stats["slow"]["drops"] == stats["slow"]["superseded"] == 48
     assert stats["fast"]["drops"] == 0
-    assert queued[:4] == [2, 2, 2, 2] and set(queued[4:]) == {1}
+    assert queued == [2] * 49  # never refused: a newer product replaces an older one
     slow.release.set()
     host.stop()
-    assert slow.finished == 1 + 4 and host.stats()["slow"]["calls"] == 5
+    assert slow.finished == 1 + 1 and host.stats()["slow"]["calls"] == 2
 
 
 def test_sleeping_plugin_does_not_stall_dispatch_or_the_others() -> None:
@@ -114,20 +115,23 @@ def test_sleeping_plugin_does_not_stall_dispatch_or_the_others() -> None:
     host.stop()
     stats = host.stats()["sleeper"]
     assert stats["calls"] == sleeper.done and stats["calls"] + stats["drops"] == 20
-    assert stats["calls"] == 1 + 2  # the one in progress plus its queue; the rest dropped, counted
+    assert stats["calls"] == 1 + 1  # the one in progress plus the newest queued; the rest superseded, counted
 
 
 def test_stop_drains_then_calls_on_stop_and_gives_up_at_the_deadline() -> None:
     stuck, rec = Blocking(), Recorder()
     host, _ = host_with({"stuck": stuck, "rec": rec}, queue_size=10, stop_timeout_s=0.3)
     host.start()
-    for cycle in object_lists(5):
+    for i, cycle in enumerate(object_lists(5), start=1):
         host.dispatch(cycle)
-    assert stuck.entered.wait(10)
+        assert rec.wait_for(i)
+        if i == 1:
+            assert stuck.entered.wait(10)  # stuck inside its first call from here on
     host.stop()
     assert stuck.finished == 0  # stop gave up at its deadline: it did not wait for the stuck call to end
     assert rec.stopped_after == 5  # drained before rsu_on_stop
-    assert host.stats()["stuck"]["drops"] == 4  # left in its queue at the deadline
+    stats = host.stats()["stuck"]
+    assert stats["lost_at_stop"] == 1 and stats["drops"] == 4  # the newest, left at the deadline; 3 superseded
     assert host.dispatch(object_lists(1)[0]) == 0  # stopped hosts accept nothing
     stuck.release.set()
 

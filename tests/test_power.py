@@ -17,13 +17,13 @@ import pytest
 from click.testing import CliRunner
 from rsu_sdk import Alarm, Detections, RadarObject, RadarScan
 
-from rsu.app.testing import running_box, wait_for
 from rsu.cli import main
 from rsu.config import parse_config
 from rsu.config.power import PowerConfig
 from rsu.power import CpuFreq, PowerGovernor
 from rsu.power.nvpmodel import Nvpmodel
 from rsu.power.stage import PowerStage, is_activity
+from support import running_box, wait_until
 
 FREQS = "300000 600000 900000 1200000 1500000 1800000"
 
@@ -128,7 +128,7 @@ def test_governor_thread_restores_at_once_when_traffic_returns(tmp_path: Path) -
         stage = PowerStage(gov)
         for _ in range(3):
             stage.process(_detections(2))
-        wait_for(lambda: caps(root) == BUSY, 60, "the cap restored by the woken governor thread")
+        wait_until(lambda: caps(root) == BUSY, 60, "the cap restored by the woken governor thread")
     finally:
         gov.stop()
     s = gov.stats()
@@ -257,10 +257,10 @@ def test_box_wires_power_and_uplink_into_the_run_summary(tmp_path: Path) -> None
                         "power": {"enabled": True, "sysfs_root": str(root), "idle_after_s": 0.1,
                                   "interval_s": 0.05, "busy_cpu_pct": 100}})  # the machine's load: not this test
     with running_box(cfg, tmp_path) as built:
-        wait_for(lambda: caps(root) == IDLE, 60, "the cap lowered (no traffic)")
+        wait_until(lambda: caps(root) == IDLE, 60, "the cap lowered (no traffic)")
         built.box.ingest(Alarm(source="furnace", t_event_ns=time.time_ns(), device="d1", kind="fault",
                                active=True))
-        wait_for(lambda: caps(root) == BUSY, 60, "the cap restored (an alarm)")
+        wait_until(lambda: caps(root) == BUSY, 60, "the cap restored (an alarm)")
     summary = built.summary()
     power = summary["stage_stats"]["power"]
     assert power["to_idle"] >= 1 and power["to_busy"] >= 1 and power["active_alarms"] == 1

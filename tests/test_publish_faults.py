@@ -6,8 +6,6 @@ import json
 import socket
 import subprocess
 import sys
-import threading
-import time
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from rsu.publish.safety_journal import read_held
 from rsu.publish.schemas import validate
 from rsu.publish.uplink import UplinkPublisher
 from rsu.publish.zmq_publisher import ZmqPublisher
+from support import Subscriber, ZmqSub, free_port, wait_until
 
 SITE = "fault-site"
 WAIT_S = 60.0  # generous: a loaded 2-core machine
@@ -38,40 +37,18 @@ sys.stdin.read()  # until killed
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _receive(sub: zmq.Socket, n: int) -> list[dict[str, Any]]:
-    out = []
-    for _ in range(n):
-        assert sub.poll(int(WAIT_S * 1000)), f"only {len(out)} of {n} messages"
-        out.append(json.loads(sub.recv_multipart()[1]))
-    return out
-
-
 def test_a_restarted_box_has_a_new_boot_and_seq_restarts_at_0(tmp_path: Path) -> None:
-    endpoint = f"tcp://127.0.0.1:{_free_port()}"
-    ctx = zmq.Context()
-    sub = ctx.socket(zmq.SUB)
-    sub.setsockopt(zmq.SUBSCRIBE, b"")
-    sub.setsockopt(zmq.RECONNECT_IVL, 20)
-    sub.connect(endpoint)
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
     runs = []
-    try:
+    with ZmqSub(endpoint, RECONNECT_IVL=20) as sub:
         for _ in range(2):
             child = subprocess.Popen([sys.executable, "-c", CHILD, endpoint], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True)
             try:
-                runs.append(_receive(sub, 3))
+                runs.append(sub.recv_json(3, WAIT_S))
             finally:
                 child.kill()  # SIGKILL: no orderly close
                 child.communicate()
-    finally:
-        sub.close(0)
-        ctx.term()
     (first, second) = runs
     for run in runs:
         assert [p["seq"] for p in run] == [0, 1, 2]
@@ -80,46 +57,9 @@ def test_a_restarted_box_has_a_new_boot_and_seq_restarts_at_0(tmp_path: Path) ->
     assert first[0]["boot"] != second[0]["boot"]  # (boot, seq) tells the restart from 3 lost messages
 
 
-class Reader:
-    """A subscriber that reads everything on its own thread."""
-
-    def __init__(self, ctx: zmq.Context, endpoint: str) -> None:
-        self.sock = ctx.socket(zmq.SUB)
-        self.sock.setsockopt(zmq.SUBSCRIBE, b"")
-        self.sock.setsockopt(zmq.RCVHWM, 0)
-        self.sock.connect(endpoint)
-        self.messages: list[tuple[str, dict[str, Any]]] = []
-        self.cond = threading.Condition()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            if self.sock.poll(50):
-                frames = self.sock.recv_multipart()
-                with self.cond:
-                    self.messages.append((frames[0].decode(), json.loads(frames[1])))
-                    self.cond.notify_all()
-
-    def wait_for(self, n: int) -> bool:
-        with self.cond:
-            return self.cond.wait_for(lambda: len(self.messages) >= n, WAIT_S)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(WAIT_S)
-        self.sock.close(0)
-
-
-def _stuck(ctx: zmq.Context, endpoint: str) -> zmq.Socket:
+def _stuck(ctx: zmq.Context, endpoint: str) -> ZmqSub:
     """A subscriber that connects, subscribes and never reads (small buffers, so its queue fills soon)."""
-    sock = ctx.socket(zmq.SUB)
-    sock.setsockopt(zmq.RCVHWM, 1)
-    sock.setsockopt(zmq.RCVBUF, 4096)
-    sock.setsockopt(zmq.SUBSCRIBE, b"")
-    sock.connect(endpoint)
-    return sock
+    return ZmqSub(endpoint, context=ctx, RCVHWM=1, RCVBUF=4096)
 
 
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux's per-connection send queues")
@@ -128,7 +68,7 @@ def test_a_subscriber_that_never_reads_costs_only_itself() -> None:
     zpub = ZmqPublisher(SITE, ZmqConfig(endpoint="tcp://127.0.0.1:*", send_hwm=20, linger_ms=0))
     pub = UplinkPublisher(zpub, UplinkConfig(interval_s=0.05, recover_s=0.5, close_flush_s=0.0))
     stuck = _stuck(ctx, zpub.endpoint)
-    reader = Reader(ctx, zpub.endpoint)
+    reader = Subscriber(zpub.endpoint, context=ctx)  # reads everything on its own thread
     blob = "x" * 8000
     n = 1500
     try:
@@ -141,15 +81,15 @@ def test_a_subscriber_that_never_reads_costs_only_itself() -> None:
             else:
                 pub.publish("env", {"device": "d", "values": {"i": i}, "note": blob}, source="plant",
                             schema="rsu.env/1")
-            assert reader.wait_for(i + 1), f"the reader got {len(reader.messages)} of {i + 1}: {pub.stats()}"
+            reader.wait_for_count(i + 1, timeout=WAIT_S, what=f"message {i + 1} at the reader")
         stats = pub.stats()
     finally:
         reader.close()
-        stuck.close(0)
+        stuck.close()
         pub.close(0)
         ctx.term()
     seqs: dict[str, list[int]] = defaultdict(list)
-    for topic, payload in reader.messages:
+    for topic, payload, _ in reader.messages:
         seqs[topic].append(payload["seq"])
     counts = Counter({t: len(s) for t, s in seqs.items()})
     assert counts == {f"rsu/{SITE}/fault/furnace": n // 5, f"rsu/{SITE}/env/plant": n - n // 5}
@@ -187,7 +127,7 @@ def test_held_safety_messages_are_journalled_at_stop_and_sent_at_next_start(tmp_
         assert pub.stats()["uplink"]["held_now"] >= 80, "the subscriber's queue never filled"
     finally:
         pub.close(0)
-        stuck.close(0)
+        stuck.close()
     up = pub.stats()["uplink"]
     held_now = up["safety_journalled"]  # what the stop deadline left held: on disk, not lost
     assert up.get("safety_lost_on_close", 0) == 0 and held_now > 0
@@ -198,17 +138,17 @@ def test_held_safety_messages_are_journalled_at_stop_and_sent_at_next_start(tmp_
     zpub2 = ZmqPublisher(SITE, ZmqConfig(endpoint="tcp://127.0.0.1:*", linger_ms=0))
     pub2 = UplinkPublisher(zpub2, cfg, journal=journal)
     assert not journal.exists()  # taken: a second restart does not send them twice
-    reader = Reader(ctx, zpub2.endpoint)
+    reader = Subscriber(zpub2.endpoint, context=ctx)
     try:
         assert zpub2.wait_for_subscribers(1, timeout=WAIT_S)
         pub2.publish("fault", _alarm(999), source="furnace", schema="rsu.fault.alarm/1")
-        assert reader.wait_for(held_now + 1)
+        reader.wait_for_count(held_now + 1, timeout=WAIT_S, what="the journalled alarms and the new one")
         stats2 = pub2.stats()["uplink"]
     finally:
         reader.close()
         pub2.close(0)
         ctx.term()
-    got = [p for _, p in reader.messages]
+    got = [m.payload for m in reader.messages]
     assert [p["seq"] for p in got] == list(range(held_now + 1))
     assert [p["t_event"] for p in got[:held_now]] == t_events[-held_now:]
     assert got[-1]["message"].startswith("alarm 999 ")
@@ -243,14 +183,13 @@ def test_only_the_publishers_own_connections_count_as_subscribers() -> None:
         stray.bind(("127.0.0.2", port))
         stray.connect(other.getsockname())
         assert zpub.wait_for_subscribers(1, timeout=WAIT_S)
-        deadline = time.monotonic() + WAIT_S
-        while len(zpub.peers.inodes() or ()) < 1 and time.monotonic() < deadline:
-            time.sleep(0.01)  # the monitor's accepted event arrives from the I/O thread
+        # the monitor's accepted event arrives from the I/O thread
+        wait_until(lambda: len(zpub.peers.inodes() or ()) >= 1, WAIT_S, "the subscriber's connection in the peers")
         assert len(tcp_backlog(port) or []) == 2  # by port alone: the stray connection counts too
         assert len(tcp_backlog(port, inodes=zpub.peers.inodes()) or []) == 1
     finally:
         stray.close()
         other.close()
-        sub.close(0)
+        sub.close()
         zpub.close(0)
         ctx.term()

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
-import time
 
 from rsu_sdk import HealthEvent, RadarScan
 
 from rsu.sources.radar_udp import DatagramError, UdpRadarSource, parse_datagram
+from support import SourceRun
 
 
 T0 = 1_767_225_600_000_000_000
@@ -38,19 +37,14 @@ def test_parse_names_the_bad_field() -> None:
 
 def test_udp_source_good_bad_out_of_order_and_silence() -> None:
     src = UdpRadarSource("radar-2", host="127.0.0.1", port=0, silence_s=0.3, wall_ns=lambda: T0 + 10**9)
-    got: list = []
-    stop = threading.Event()
-    thread = threading.Thread(target=src.run, args=(got.append, stop), daemon=True)
-    thread.start()
-    assert src.ready.wait(3)
+    run = SourceRun(src)
+    assert src.ready.wait(30)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
         for payload in (_dgram(1), b"not json", _dgram(2, schema="other/1"), b"", _dgram(3), _dgram(2)):
             tx.sendto(payload, ("127.0.0.1", src.bound_port))
-        deadline = time.monotonic() + 3
-        while time.monotonic() < deadline and not any(isinstance(p, HealthEvent) for p in got):
-            time.sleep(0.05)
-    stop.set()
-    thread.join(timeout=3)
+        run.wait_for(lambda: run.of(HealthEvent), 30, "the silence health event")
+    run.close()
+    got = run.out
     scans = [p for p in got if isinstance(p, RadarScan)]
     assert [s.cycle for s in scans] == [1, 3]
     assert scans[0].source == "radar-2" and scans[0].t_event_ns == 1_767_225_600_000_000_001

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 from rsu_sdk import Detections, Frame, Product
 
-from rsu.app.batching import MuxedDetectorStage
+from rsu.app.muxed_detector import MuxedDetectorStage
 from rsu.app.perception import DetectorStage
-from rsu.app.testing import wait_for
 from rsu.config.models import DetectorConfig
 from rsu.inference.detector import Detector
 from rsu.inference.preprocess import InputSpec, input_shape, letterbox, prepare_batch, rect_letterbox, rect_size
+from support import wait_until
 
 # -- geometry ----------------------------------------------------------------------------------------------
 
@@ -231,7 +231,7 @@ def test_the_muxed_stage_batches_mixed_camera_sizes_like_single_calls(models: di
     try:
         for f in frames:
             assert stage.process(f) == []
-        wait_for(lambda: len(emitted) == len(frames), 60, "the batch's detections")
+        wait_until(lambda: len(emitted) == len(frames), 60, "the batch's detections")
     finally:
         stage.close()
     by_source = {d.source: d for d in emitted if isinstance(d, Detections)}

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import socket
-import time
 import tracemalloc
 import zipfile
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from rsu.federated.store import ModelStore
 from rsu.federated.weights import read_weights
 from rsu.federated.wire import pack, unpack
 from rsu.publish.curve import KeySet, generate_keys
+from support import free_port, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "plugins" / "furnace_fault" / "rsu_furnace_fault" / "fault_lstm.onnx"
@@ -144,9 +144,8 @@ def test_absurd_fields_are_counted_rejections_and_the_server_goes_on(server: Agg
         s.connect(server.endpoint)
         s.send_multipart([b"", b"rsu.fed/1", deep.encode(), b""])  # unreadable: counted, no reply
         s.send_multipart([b"", b"rsu.fed/1", b"\xff\xfe", b""])
-        end = time.monotonic() + 30  # the two connections are not ordered: wait for the count
-        while server.counts["bad_requests"] < 2 and time.monotonic() < end:
-            time.sleep(0.02)
+        # the two connections are not ordered: wait for the count
+        wait_until(lambda: server.counts["bad_requests"] >= 2, 60, "two bad requests counted")
         assert c.latest("fault-lstm")[0]["version"] == 0  # still answering
     finally:
         s.close(0)
@@ -222,14 +221,8 @@ def test_a_lying_npy_header_is_refused() -> None:
 # ------------------------------------------------------------------ beyond loopback, keys
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_a_bind_beyond_loopback_without_keys_refuses_to_start(store: ModelStore, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     with pytest.raises(InsecureBindError, match=r"tcp://0\.0\.0\.0:\d+ is reachable beyond loopback"):
         AggregatorServer(store, f"tcp://0.0.0.0:{port}")
     with socket.socket() as s:  # nothing was bound

@@ -19,6 +19,7 @@ from rsu.config import ConfigError, parse_config
 from rsu.metrics.health import Check
 from rsu.web.auth import load_token
 from rsu.web.server import InsecureHostError, WebApp, WebLimits, WebServer
+from support import free_port
 
 TOKEN = "t0k3n-" + "x" * 30
 PATHS = ("/", "/index.html", "/static/app.js", "/api/state", "/api/frame/cam.jpg", "/metrics", "/healthz",
@@ -122,14 +123,8 @@ def test_many_concurrent_requests_are_all_answered_by_a_bounded_pool(server: Web
     assert _waitress_threads() <= 4
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_beyond_loopback_without_a_token_refuses_to_start(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     with pytest.raises(InsecureHostError, match=r"host 0\.0\.0\.0 is reachable beyond loopback"):
         WebServer(_app(), "0.0.0.0", port)
     with socket.socket() as s:  # nothing was bound

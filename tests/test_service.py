@@ -136,7 +136,7 @@ def test_bad_config_names_each_key_and_exits_2(tmp_path: Path) -> None:
     assert done.stderr.splitlines() == [f"rsu run: {cfg}: invalid configuration",
                                         "  web.port: must be <= 65535", "  web.colour: unknown key"]
     assert _startup_failure(["run", str(tmp_path / "absent.yaml")], tmp_path)[1] == \
-        "  cannot read file: No such file or directory"
+        f"  {tmp_path / 'absent.yaml'}: cannot read file: No such file or directory"
 
 
 def test_taken_web_port_is_one_line(tmp_path: Path, recording: Path) -> None:
@@ -175,7 +175,7 @@ def test_json_formatter_fills_source_and_plugin() -> None:
     b = _record("rsu.plugin.dust_control", "rsu-plugin-dust_control")
     assert (b["source"], b["plugin"]) == (None, "dust_control")
     assert _record("rsu.plugins", "rsu-plugin-furnace_fault")["plugin"] == "furnace_fault"
-    c = _record("rsu.app.host", "router", source="radar-1", plugin="x", device="furnace-1")
+    c = _record("rsu.app.box", "router", source="radar-1", plugin="x", device="furnace-1")
     assert (c["source"], c["plugin"], c["device"]) == ("radar-1", "x", "furnace-1")
     try:
         raise ValueError("boom")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from rsu.sources.bounds import ClockWindow
 from rsu.sources.radar_udp import DatagramError, UdpRadarSource, parse_datagram
 from rsu.sources.replay import ReplaySource, iter_camera
 from rsu.sources.sensor_replay import SensorReplaySource
+from support import SourceRun
 
 T0 = 1_767_225_600_000_000_000
 DEEP = b'{"schema": "rsu.radar-udp/1", "cycle": 1, "objects": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
@@ -131,20 +131,15 @@ def test_hostile_datagram_is_a_named_rejection(name: str) -> None:
 
 def test_hostile_datagrams_never_stop_the_udp_thread() -> None:
     src = UdpRadarSource("radar-9", port=0, silence_s=60, wall_ns=lambda: T0)
-    got: list = []
-    stop = threading.Event()
-    thread = threading.Thread(target=src.run, args=(got.append, stop), daemon=True)
-    thread.start()
-    assert src.ready.wait(10)
+    run = SourceRun(src)
+    assert src.ready.wait(30)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
         for k, payload in enumerate(HOSTILE_DATAGRAMS.values()):
             tx.sendto(_dgram(k + 1), ("127.0.0.1", src.bound_port))
             tx.sendto(payload[:65000], ("127.0.0.1", src.bound_port))
-        deadline = time.monotonic() + 20
-        while src.stats()["datagrams"] < 2 * len(HOSTILE_DATAGRAMS) and time.monotonic() < deadline:
-            stop.wait(0.05)
-    stop.set()
-    thread.join(10)
+        run.wait_for(lambda: src.stats()["datagrams"] >= 2 * len(HOSTILE_DATAGRAMS), 60, "every datagram read")
+    run.close()  # the thread is alive and still stops when told
+    got = run.out
     assert [p.cycle for p in got if isinstance(p, RadarScan)] == list(range(1, len(HOSTILE_DATAGRAMS) + 1))
     assert src.stats()["bad_datagrams"] == len(HOSTILE_DATAGRAMS)
 

@@ -100,7 +100,7 @@ def test_advancing_stop_moves_a_manual_clock_instead_of_sleeping() -> None:
 
 
 def test_modbus_server_serves_registers_logs_writes_and_comes_back() -> None:
-    from modbus_helpers import ModbusServer
+    from support import ModbusServer
     from pymodbus.client import ModbusTcpClient
     from pymodbus.simulator import DataType, SimData
 

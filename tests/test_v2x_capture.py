@@ -6,23 +6,17 @@ import json
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from click.testing import CliRunner
 
 from rsu.cli import main
 from rsu_sdk.v2x import Radio, parse_ethernet, read_pcap
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from support import free_port, wait_until
 
 
 def test_capture_writes_what_a_udp_framed_radio_sends(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port(kind=socket.SOCK_DGRAM)
     out = tmp_path / "air.pcap"
     proc = subprocess.Popen([sys.executable, "-m", "rsu", "v2x", "capture", str(out), "--listen", f"127.0.0.1:{port}",
                              "--count", "4", "--timeout", "120"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -30,15 +24,13 @@ def test_capture_writes_what_a_udp_framed_radio_sends(tmp_path: Path) -> None:
     radio = Radio({"mode": "udp-framed", "host": "127.0.0.1", "port": port}, station_id=77, lat=48.0, lon=11.0)
     junk = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
-        # the capture binds its port at some point after start: keep sending until it has its 4 frames
-        deadline = time.monotonic() + 120
-        while proc.poll() is None and time.monotonic() < deadline:
+        # the capture binds its port at some point after start: keep sending until it has its 4 frames and ends
+        def send_then_ended() -> bool:
             radio.send(b"\x02\x0ecpm", kind="cpm")
             junk.sendto(b"\x99 not geonetworking", ("127.0.0.1", port))
-            try:
-                proc.wait(timeout=0.2)
-            except subprocess.TimeoutExpired:
-                pass
+            return proc.poll() is not None
+
+        wait_until(send_then_ended, 120, "the capture to take its 4 frames and exit", interval=0.2)
         stdout, stderr = proc.communicate(timeout=60)
     finally:
         junk.close()

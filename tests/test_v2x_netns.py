@@ -34,7 +34,9 @@ NEIGHBOUR_ID = 99
 TIMEOUT_S = 180
 
 BOX = r'''
-import json, sys, time
+import json, sys
+sys.path.insert(0, sys.argv[6])  # tests/: support.wait_until
+from support import wait_until
 from rsu_sdk import ObjectList, SiteInfo
 from rsu_sdk.testing import make_fused_object, run_plugin
 from rsu_sdk.v2x import CircularArea, Radio
@@ -54,12 +56,11 @@ for k in range(2):
     radio.send(bytes([2, 1]) + bytes(20), kind="denm",
                destination_area=CircularArea(lat=site.lat, lon=site.lon, radius_m=500 + k))
 sys.stdin.readline()  # the test says when the neighbour has sent everything
-deadline = time.monotonic() + 60
-while time.monotonic() < deadline:
-    got = radio.stats()["received"]
-    if got["packets"] + got["malformed"] >= neighbours:
-        break
-    time.sleep(0.05)
+try:  # until the radio's receive thread has counted every frame the neighbour sent
+    wait_until(lambda: (lambda got: got["packets"] + got["malformed"] >= neighbours)(radio.stats()["received"]),
+               60, "the neighbour's frames at the box's radio", interval=0.05)
+except AssertionError:
+    pass  # the report says what did arrive; the test's assertions name what is missing
 radio.close()
 print(json.dumps({"cpm": [m.body.hex() for m in run.messages("v2x/cpm")], "radio": radio.stats(),
                   "plugin_radio": run.plugin.stats()["radios"][0]}), flush=True)
@@ -194,7 +195,8 @@ def test_box_frames_on_the_air_dissect_in_tshark(veth: Veth, tmp_path: Path) -> 
     tshark = _start_tshark(veth, pcap, n_cpm + 2)
     site = {"name": SITE.name, "lat": SITE.lat, "lon": SITE.lon, "alt": SITE.alt}
     box = subprocess.Popen(["ip", "netns", "exec", veth.ns_box, sys.executable, str(tmp_path / "box.py"),
-                            veth.if_box, str(STATION_ID), "6", json.dumps(site), json.dumps(cycles)],
+                            veth.if_box, str(STATION_ID), "6", json.dumps(site), json.dumps(cycles),
+                            str(Path(__file__).resolve().parent)],
                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert box.stdout is not None and box.stdin is not None

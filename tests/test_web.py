@@ -15,7 +15,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from rsu.app.build import StartupError, build_box
 from rsu.config import parse_config
-from web_helpers import demo_like_config, get, get_json, running_box, wait_for
+from support import running_box, wait_until
+from web_helpers import demo_like_config, get, get_json
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,7 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Any:
     tmp = tmp_path_factory.mktemp("web")
     raw = demo_like_config(tmp, plant=False)
     raw["web"]["frame_fps"] = 2.0  # one encode per 0.5 s per camera: back-to-back requests share it
-    with running_box(raw, tmp) as built:
+    with running_box(raw, tmp, state_root=tmp / "state") as built:
         built.test_video = Path(raw["sources"][0]["url"])
         yield built
 
@@ -41,8 +42,8 @@ def _state_with_objects(box: Any) -> dict[str, Any] | None:
 
 def test_nothing_is_encoded_until_someone_watches(box: Any) -> None:
     frames = box.services.frames
-    wait_for(lambda: box.services.live.camera_counts().get("cam-vtest", {}).get("frames", 0) >= 5, 20,
-             "camera frames in the live state")
+    wait_until(lambda: box.services.live.camera_counts().get("cam-vtest", {}).get("frames", 0) >= 5, 20,
+               "camera frames in the live state")
     assert frames.counts["encoded"] == 0  # frames flowed, nobody asked: nothing encoded
     a, b = get(_url(box, "/api/frame/cam-vtest.jpg")), get(_url(box, "/api/frame/cam-vtest.jpg"))
     assert a[0] == b[0] == 200 and a[2] == b[2]  # the second viewer got the same encode
@@ -52,7 +53,7 @@ def test_nothing_is_encoded_until_someone_watches(box: Any) -> None:
 def test_healthz_and_readyz(box: Any) -> None:
     status, doc = get_json(_url(box, "/healthz"))
     assert status == 200 and doc["ok"] is True and doc["checks"]["router"] == "alive"
-    ready = wait_for(lambda: get_json(_url(box, "/readyz"))[0] == 200, 20, "/readyz 200")
+    ready = wait_until(lambda: get_json(_url(box, "/readyz"))[0] == 200, 20, "/readyz 200", interval=0.2)
     assert ready
     status, doc = get_json(_url(box, "/readyz"))
     assert doc["checks"]["sources"] == "opened" and doc["checks"]["plugins"] == "started"
@@ -60,15 +61,16 @@ def test_healthz_and_readyz(box: Any) -> None:
 
 
 def test_state_has_fused_objects_radar_cameras_and_plugins(box: Any) -> None:
-    doc = wait_for(lambda: _state_with_objects(box), 30, "/api/state with fused objects and detections")
+    doc = wait_until(lambda: _state_with_objects(box), 30, "/api/state with fused objects and detections",
+                     interval=0.2)
     assert doc["schema"] == "rsu.dashboard/1" and doc["site"]["name"] == "webtest" and doc["live"] is True
     fused = next(o for o in doc["objects"] if o["items"])
     assert fused["source"] == "fusion"
     obj = fused["items"][0]
     assert {"track_id", "class", "e", "n", "ve", "vn", "heading_deg", "state", "sources"} <= set(obj)
     assert all(abs(o["e"]) < 500 and abs(o["n"]) < 500 for o in fused["items"])
-    radar = wait_for(lambda: [r for r in get_json(_url(box, "/api/state"))[1]["radar"] if r["items"]], 10,
-                     "radar objects")
+    radar = wait_until(lambda: [r for r in get_json(_url(box, "/api/state"))[1]["radar"] if r["items"]], 10,
+                       "radar objects", interval=0.2)
     assert radar[0]["source"] == "radar-1" and "e" in radar[0]["items"][0]  # placed on the map by its mount
     cams = {c["id"]: c for c in doc["cameras"]}
     assert cams["cam-vtest"]["has_images"] and cams["cam-vtest"]["image_size"] == [768, 576]
@@ -91,7 +93,7 @@ def test_frame_is_a_jpeg_of_the_video_with_heads_blurred(box: Any) -> None:
         big = [b for b in boxes if (b[2] - b[0]) >= 14 and (b[3] - b[1]) >= 14]
         return (headers, body) if headers["X-Frame-Kind"] == "camera" and big else None
 
-    headers, body = wait_for(blurred_frame, 20, "a camera frame with privacy regions", interval=0.5)
+    headers, body = wait_until(blurred_frame, 20, "a camera frame with privacy regions", interval=0.5)
     assert body[:3] == b"\xff\xd8\xff"  # JPEG magic
     served = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR)
     frame_id = int(headers["X-Frame-Id"])
@@ -112,7 +114,7 @@ def test_frame_is_a_jpeg_of_the_video_with_heads_blurred(box: Any) -> None:
 
 
 def test_schematic_view_of_a_camera_without_images(box: Any) -> None:
-    wait_for(lambda: _state_with_objects(box), 30, "fused objects")
+    wait_until(lambda: _state_with_objects(box), 30, "fused objects", interval=0.2)
     status, headers, body = get(_url(box, "/api/frame/cam-1.jpg"))
     assert status == 200 and headers["X-Frame-Kind"] == "schematic"
     img = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR)
@@ -122,8 +124,8 @@ def test_schematic_view_of_a_camera_without_images(box: Any) -> None:
 
 
 def test_metrics_exposes_the_named_families(box: Any) -> None:
-    wait_for(lambda: _state_with_objects(box), 30, "fused objects")
-    wait_for(lambda: box.services.counters.snapshot()["frames"], 10, "frames counted")
+    wait_until(lambda: _state_with_objects(box), 30, "fused objects", interval=0.2)
+    wait_until(lambda: box.services.counters.snapshot()["frames"], 10, "frames counted")
     status, headers, body = get(_url(box, "/metrics"))
     assert status == 200 and headers["Content-Type"].startswith("text/plain")
     fams = {f.name: f for f in text_string_to_metric_families(body.decode())}

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from rsu.app.testing import running_box, wait_for
 from rsu.cli import main
 from rsu.config import ConfigError, parse_config
 from rsu.metrics.health import Check
 from rsu.web.certs import TlsFiles, generate_tls
 from rsu.web.server import InsecureHostError, WebApp, WebLimits, WebServer
 from rsu.web.tls import TlsSettingsError, server_context
+from support import running_box, wait_until
 
 TOKEN = "t0k3n-" + "z" * 30
 STATE = {"schema": "rsu.dashboard/1", "secret": "camera positions"}
@@ -112,7 +112,7 @@ def test_without_a_certificate_or_with_a_foreign_one_nothing_is_served(server: W
     for cert in (None, foreign):
         assert _refused(server, _client_ctx(tls, cert)) == b""
     assert server.wsgi.counts["requests"] == 0  # nothing reached the router
-    wait_for(lambda: server._front.counts["handshake_failed"] >= 2, 60, "both handshakes counted as failed")
+    wait_until(lambda: server._front.counts["handshake_failed"] >= 2, 60, "both handshakes counted as failed")
 
 
 def test_plain_http_to_the_tls_port_gets_no_answer(server: WebServer, tls: TlsFiles) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -16,6 +15,7 @@ from rsu.config.loader import parse_config
 from rsu.config.publish import ZmqConfig
 from rsu.publish import BUILTIN_PRODUCTS, ZmqPublisher
 from rsu.publish.schemas import validate
+from support import ZmqSub, wait_until
 
 ANY_PORT = "tcp://127.0.0.1:*"
 
@@ -34,24 +34,16 @@ def pub() -> Iterator[ZmqPublisher]:
     publisher.close(0)
 
 
-def subscribe(ctx: zmq.Context, pub: ZmqPublisher, prefix: str = "rsu/", **opts: int) -> zmq.Socket:
+def subscribe(ctx: zmq.Context, pub: ZmqPublisher, prefix: str = "rsu/", **opts: int) -> ZmqSub:
     """A SUB socket whose subscription has reached ``pub`` (no slow-joiner race)."""
     before = pub.stats()["subscriptions"]
-    sub = ctx.socket(zmq.SUB)
-    for opt, value in opts.items():
-        sub.setsockopt(getattr(zmq, opt), value)
-    sub.subscribe(prefix.encode())
-    sub.connect(pub.endpoint)
-    assert pub.wait_for_subscribers(before + 1, timeout=10), "subscription never reached the publisher"
+    sub = ZmqSub(pub.endpoint, prefix, context=ctx, **opts)
+    assert pub.wait_for_subscribers(before + 1, timeout=60), "subscription never reached the publisher"
     return sub
 
 
-def receive(sub: zmq.Socket, n: int, timeout_ms: int = 5000) -> list[list[bytes]]:
-    out = []
-    for _ in range(n):
-        assert sub.poll(timeout_ms), f"only {len(out)} of {n} messages arrived"
-        out.append(sub.recv_multipart())
-    return out
+def receive(sub: ZmqSub, n: int) -> list[list[bytes]]:
+    return sub.recv(n, timeout=60)
 
 
 def test_round_trip_envelope_topic_and_seq(ctx: zmq.Context, pub: ZmqPublisher) -> None:
@@ -183,15 +175,12 @@ def test_full_queue_drops_are_counted_and_never_block(ctx: zmq.Context) -> None:
         stats = pub.stats()
         assert stats["dropped"] > 0 and stats["sent"] + stats["dropped"] == n and stats["skipped"] == 0
         assert stats["topics"]["rsu/test-site/env"]["next_seq"] == n
-        seqs = []
-        while sub.poll(500):
-            seqs.append(json.loads(sub.recv_multipart()[1])["seq"])
+        seqs = [json.loads(frames[1])["seq"] for frames in sub.drain(500)]  # what it finds queued
         assert len(seqs) == stats["sent"] and seqs == sorted(seqs)
         # where the drops fell depends on how fast the machine drained the queue (often all at the tail); the
         # next message that gets through shows them to the subscriber as a jump in seq, wherever they fell
         pub.publish("env", {"i": n, "blob": ""})
-        assert sub.poll(10_000), "the message after the flood never arrived"
-        last = json.loads(sub.recv_multipart()[1])["seq"]
+        last = sub.recv_json(1, 60, "the message after the flood")[0]["seq"]
         assert last == n and last - len(seqs) == stats["dropped"]  # seq 0..n: every one not seen was dropped
     finally:
         pub.close(0)
@@ -204,10 +193,7 @@ def test_lossy_mode_drops_only_for_the_slow_subscriber(ctx: zmq.Context) -> None
         n = 1500
         _flood(pub, n, 64_000)
         assert pub.stats()["dropped"] == 0 and pub.stats()["sent"] == n
-        got = 0
-        while slow.poll(500):
-            slow.recv_multipart()
-            got += 1
+        got = len(slow.drain(500))
         assert 0 < got < n
     finally:
         pub.close(0)
@@ -222,21 +208,11 @@ def test_stats_close_and_protocol(ctx: zmq.Context, pub: ZmqPublisher) -> None:
     stats = pub.stats()
     assert stats["subscriptions"] == 1 and stats["sent"] == 1 and stats["endpoint"] == pub.endpoint
     sub.close()
-    assert receive_unsubscribe(pub)
+    wait_until(lambda: pub.stats()["subscriptions"] == 0, 60, "the closed subscriber's unsubscription")
     pub.close(0)
     pub.close()  # idempotent
     pub.publish("env", {"device": "d"}, source="s1")  # during shutdown: counted, not raised
     assert pub.stats()["topics"]["rsu/test-site/env/s1"] == {"sent": 1, "dropped": 1, "skipped": 0, "next_seq": 2}
-
-
-def receive_unsubscribe(pub: ZmqPublisher, timeout: float = 10.0) -> bool:
-    """True once the closed subscriber's unsubscription has been counted (polls the condition)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pub.stats()["subscriptions"] == 0:
-            return True
-        time.sleep(0.005)
-    return False
 
 
 def test_bind_conflict_names_the_endpoint(pub: ZmqPublisher) -> None:

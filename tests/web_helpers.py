@@ -1,25 +1,19 @@
 """A demo-like box for the web tests: the real vtest.avi video through the real detector, a simulated
 intersection replayed through the real ARS408 decoder and fused, plant and air-station replays, plugins;
-served by the box's web server on an ephemeral port."""
+served by the box's web server on an ephemeral port (run it with ``support.running_box``)."""
 
 from __future__ import annotations
 
 import json
-import threading
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from rsu.app.build import BuiltBox, build_box
 from rsu.assetfetch.fetch import fetch_all
 from rsu.assets.paths import assets_dir
-from rsu.config import parse_config
 
 
 def demo_like_config(tmp: Path, *, plant: bool = True) -> dict[str, Any]:
@@ -65,30 +59,6 @@ def demo_like_config(tmp: Path, *, plant: bool = True) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def running_box(raw: dict[str, Any], base_dir: Path) -> Iterator[BuiltBox]:
-    """Build the box, run it on a thread, stop it (drained) on exit."""
-    built = build_box(parse_config(raw), base_dir=base_dir, state_root=base_dir / "state")
-    stop = threading.Event()
-    errors: list[BaseException] = []
-
-    def _run() -> None:
-        try:
-            built.run(None, should_stop=stop.is_set)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
-            errors.append(exc)
-
-    thread = threading.Thread(target=_run, name="test-box", daemon=True)
-    thread.start()
-    try:
-        yield built
-    finally:
-        stop.set()
-        thread.join(30)
-        assert not thread.is_alive(), "the box did not stop within 30 s"
-        assert not errors, errors
-
-
 def get(url: str, timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
     """(status, headers, body) of a GET; HTTP errors are returned, not raised."""
     try:
@@ -101,15 +71,3 @@ def get(url: str, timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
 def get_json(url: str) -> tuple[int, Any]:
     status, _, body = get(url)
     return status, json.loads(body)
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.2) -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail naming ``what`` after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")

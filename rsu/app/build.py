@@ -9,16 +9,16 @@ the box owns (heartbeat, web server, samplers), stopped in reverse order.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rsu_sdk import Product, RsuError
+from rsu_sdk import Product, RsuError, SourceSpec
 
-from rsu.app.host import Box
+from rsu.app.box import Box
 from rsu.app.outputs import Outputs
-from rsu.app.source_types import build_sources
+from rsu.app.source_types import build_sources, yields_readings
 from rsu.config import RsuConfig
 from rsu.core.clock import SYSTEM_CLOCK, Clock
 from rsu.core.envelope import stage_origin
@@ -48,6 +48,7 @@ class BuiltBox:
     endpoint: str
     notes: list[str] = field(default_factory=list)
     services: Any = None  # rsu.web.service.Observability: metrics registry, dashboard state, web server
+    live_sources: Any = None  # rsu.app.live_sources.LiveSources: add, remove, restart sources (/api/sources)
 
     def banner(self) -> str:
         cfg = self.config
@@ -66,19 +67,26 @@ class BuiltBox:
         return self.box.summary(site=self.config.site.name, endpoint=self.endpoint)
 
 
-def input_policies(cfg: RsuConfig, sources: list[tuple[Any, Any]]) -> dict[str, InputPolicy]:
-    """Each source's lane: freshness-bounded, or lossless (back-pressure) for recordings played unpaced."""
-    pc = cfg.pipeline
+def input_policies(cfg: RsuConfig, sources: list[tuple[Any, Any]],
+                   table: Mapping[str, SourceSpec] | None = None) -> dict[str, InputPolicy]:
+    """Each source's lane: bounded by its longest queue wait (per source kind: camera frames shed, plant and
+    air readings by ``readings_max_age_ms``), or lossless (back-pressure) for recordings played unpaced.
+
+    :param table: the source-type table (plugin kinds included), to tell which kinds yield readings.
+    """
+    pc, fresh = cfg.pipeline, cfg.pipeline.freshness
+    late = None if fresh.late_after_ms is None else int(fresh.late_after_ms * 1e6)
     out: dict[str, InputPolicy] = {}
     for src_cfg, source in sources:
         unpaced = getattr(src_cfg, "speed", 1.0) == 0
         if unpaced:
             out[source.id] = InputPolicy(None, pc.queue.size, "block")
-        elif pc.freshness.enabled:
-            age_ms = pc.freshness.max_age_for(src_cfg.id, src_cfg.type)
-            out[source.id] = InputPolicy(int(age_ms * 1e6), pc.freshness.capacity, "drop_oldest")
+        elif fresh.enabled:
+            age_ms = fresh.max_age_for(src_cfg.id, src_cfg.type, yields_readings(src_cfg.type, dict(table or {})))
+            out[source.id] = InputPolicy(None if age_ms is None else int(age_ms * 1e6), fresh.capacity,
+                                         "drop_oldest", late)
         else:
-            out[source.id] = InputPolicy(None, pc.queue.size, pc.queue.drop_policy)
+            out[source.id] = InputPolicy(None, pc.queue.size, pc.queue.drop_policy, late)
     return out
 
 
@@ -113,11 +121,12 @@ def _stages(cfg: RsuConfig, *, emit_as: Callable[[str], Callable[[Product], None
 
 
 def build_box(cfg: RsuConfig, *, base_dir: Path, state_root: Path | None = None, clock: Clock = SYSTEM_CLOCK,
-              extra_plugins: Sequence[tuple[str, object]] = ()) -> BuiltBox:
+              extra_plugins: Sequence[tuple[str, object]] = (), config_path: Path | None = None) -> BuiltBox:
     """Assemble the box ``cfg`` describes; raise :class:`StartupError` listing every problem.
 
     :param extra_plugins: ``(name, plugin object)`` registered beside the entry points (tests, embedding);
         each must still be enabled in ``plugins.enabled``.
+    :param config_path: the file ``cfg`` was read from: source changes made with ``persist`` are written there.
     """
     from rsu.app.memory_service import MemoryService, tune_from_config
     from rsu.plugins.host import PluginHost
@@ -152,7 +161,8 @@ def build_box(cfg: RsuConfig, *, base_dir: Path, state_root: Path | None = None,
         publisher.close()
         raise StartupError(list(exc.problems)) from None
     services: list[Service] = []
-    sources = build_sources(cfg, base_dir, collect_sources(plugins.loaded.pm), problems)
+    source_table = collect_sources(plugins.loaded.pm)
+    sources = build_sources(cfg, base_dir, source_table, problems)
     inline, workers = _stages(cfg, emit_as=emit_as, base_dir=base_dir, stats=stats, problems=problems,
                               services=services, pm=plugins.loaded.pm,
                               activity=lambda source: box_ref[0].lanes.last_put_ns(source))
@@ -165,9 +175,15 @@ def build_box(cfg: RsuConfig, *, base_dir: Path, state_root: Path | None = None,
     outputs = Outputs(publisher, plugins, stats, clock=clock, kafka=KafkaOutput.from_config(cfg))
     box = Box(sources=[s for _, s in sources], sink=outputs, inline_stages=inline, worker_stages=workers,
               stats=stats, queue_size=cfg.pipeline.queue.size, drop_policy=cfg.pipeline.queue.drop_policy,
-              input_policies=input_policies(cfg, sources), clock=clock)
+              input_policies=input_policies(cfg, sources, source_table), clock=clock)
     box_ref.append(box)
     built = BuiltBox(box=box, config=cfg, endpoint=publisher.endpoint)
+    from rsu.app.live_sources import LiveSources
+
+    built.live_sources = LiveSources(
+        box.source_set, cfg, base_dir=base_dir, kinds=source_table, config_path=config_path,
+        has_detector=any(s.enabled and s.type == "camera" for s in cfg.sources), report=box.report,
+        policy_for=lambda c, src, source: input_policies(c, [(src, source)], source_table).get(source.id))
     from rsu.app.box_health import heartbeat_service
     from rsu.web.service import attach
 

@@ -103,7 +103,7 @@ def fault_prediction(cfg: RsuConfig, pm: Any, problems: list[str]) -> FaultParts
             op.open()  # load the model now, so that a bad one is a start-up problem
             return FaultParts(operators=[op], mode=fc.mode)
         from rsu.inference.fault_predictor import FaultPredictor
-        from rsu.pipeline.batching import BatchPolicy
+        from rsu.pipeline.dynamic_batch import BatchPolicy
         from rsu.pipeline.fault_stage import FaultPredictionStage
 
         b = fc.batching

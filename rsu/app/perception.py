@@ -1,6 +1,6 @@
 """The camera detector as a stage: Frame -> Detections (runs on its own thread, newest frame first; frames of
 several cameras batched into one model call when ``models.detector.batch_window_ms`` is set, see
-:mod:`rsu.app.batching`)."""
+:mod:`rsu.app.muxed_detector`)."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def detector_stage(cfg: Any, problems: list[str], services: list[Any],
         return None
     from rsu_sdk import RsuError
 
-    from rsu.app.batching import MuxedDetectorStage, batch_plan
+    from rsu.app.muxed_detector import MuxedDetectorStage, batch_plan
     from rsu.core.lifecycle import CallbackService
     from rsu.inference.session import ModelError
     from rsu.metrics.timing import LatencyHistogram, TimedStage

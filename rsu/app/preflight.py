@@ -20,7 +20,7 @@ from rsu.sources.builtin import local_path
 if TYPE_CHECKING:
     import pluggy
 
-    from rsu.config.model import RsuConfig
+    from rsu.config.root import RsuConfig
 
 __all__ = ["local_path", "model_file_problem", "preflight"]
 
@@ -216,9 +216,13 @@ def preflight(cfg: RsuConfig, base_dir: Path, *, pm: pluggy.PluginManager | None
         from rsu.plugins.manager import create_plugin_manager
         from rsu.plugins.settings import plugin_problems
 
-        loaded = create_plugin_manager(cfg.plugins.enabled, extra_plugins=extra_plugins)
-        problems += _guarded("plugins", lambda: plugin_problems(loaded, cfg.plugins.enabled,
-                                                                cfg.plugins.sections()))
+        try:
+            loaded = create_plugin_manager(cfg.plugins.enabled, extra_plugins=extra_plugins)
+        except Exception as exc:  # noqa: BLE001 - named by its key, never "cannot check"
+            log.debug("preflight: loading the plugins failed", exc_info=True)
+            return [f"plugins.enabled: the plugins could not be loaded: {type(exc).__name__}: {exc}"]
+        problems += _guarded("plugins.enabled", lambda: plugin_problems(loaded, cfg.plugins.enabled,
+                                                                        cfg.plugins.sections()))
         pm = loaded.pm
     plugin_pm = pm
 

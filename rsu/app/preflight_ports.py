@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal
 from rsu.config.hosts import parse_tcp_endpoint
 
 if TYPE_CHECKING:
-    from rsu.config.model import RsuConfig
+    from rsu.config.root import RsuConfig
 
 __all__ = ["Bind", "bind_conflicts", "planned_binds", "ports_in_use"]
 

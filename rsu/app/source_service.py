@@ -33,20 +33,23 @@ class Source(Protocol):
 
 
 class SourceService:
-    """Runs ``source`` on a thread until ``stop_event`` is set or it finishes.
+    """Runs ``source`` on a thread until :meth:`stop` (or ``stop_event`` is set) or it finishes.
 
     :param emit: where its products go (the box's sensor lane for this source).
     :param report: where health events about it go (the box's safety lane).
+    :param stop_event: the event ``source.run`` watches; default: the service's own, so that one source can be
+        stopped while the others run (:mod:`rsu.app.source_set`).
     """
 
     def __init__(self, source: Source, *, emit: Callable[[Product], None], report: Callable[[HealthEvent], None],
-                 stop_event: threading.Event, stats: RunStats, backoff_s: float = 1.0,
+                 stats: RunStats, stop_event: threading.Event | None = None, backoff_s: float = 1.0,
                  max_backoff_s: float = 30.0) -> None:
         self.source = source
         self.name = f"source:{source.id}"
         self._emit = emit
         self._report = report
-        self._stop = stop_event
+        self._stop = stop_event if stop_event is not None else threading.Event()  # own: stoppable alone
+        self._detached = False
         self._stats = stats
         self.backoff_s, self.max_backoff_s = backoff_s, max_backoff_s
         self._thread = threading.Thread(target=self._loop, name=f"source-{source.id}", daemon=True)
@@ -69,7 +72,7 @@ class SourceService:
         delay = self.backoff_s
         while not self._stop.is_set():
             try:
-                self.source.run(self._emit, self._stop)
+                self.source.run(self._forward, self._stop)
             except Exception as exc:  # noqa: BLE001 - sources handle their own errors; this is the last line
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 self.restarts += 1
@@ -87,10 +90,21 @@ class SourceService:
             break
         self.state = "stopped" if self._stop.is_set() else "finished"
 
+    def _forward(self, product: Product) -> None:
+        if not self._detached:
+            self._emit(product)
+
     def stop(self, deadline: float) -> None:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(max(0.0, deadline - time.monotonic()))
+
+    def detach(self, deadline: float) -> bool:
+        """Stop for good (the source was removed or replaced): from now on nothing it emits reaches the box,
+        even when its thread outlives ``deadline``. True when the thread has ended."""
+        self._detached = True
+        self.stop(deadline)
+        return not self._thread.is_alive()
 
     def stats(self) -> dict[str, Any]:
         return {"state": self.state, "restarts": self.restarts, "last_error": self.last_error}

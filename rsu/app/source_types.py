@@ -15,7 +15,7 @@ from rsu_sdk import Product, RsuError, SourceSpec
 from rsu.app.source_service import Source
 from rsu.sources.builtin import builtin_specs
 
-__all__ = ["PluginSource", "build_sources", "yields_readings"]
+__all__ = ["PluginSource", "build_source", "build_sources", "yields_readings"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,22 @@ class PluginSource:
         return {"kind": self.spec.kind, "emitted": self.emitted, "errors": self.errors}
 
 
+def build_source(src: Any, base_dir: Path, table: dict[str, SourceSpec],
+                 where: str) -> tuple[Source | None, str | None]:
+    """``(source, None)`` for the source config ``src`` from the source-type ``table``, or ``(None, problem)``
+    with the problem as ``<where> (<id>): reason`` or ``<where>.type: ...`` (``where``: ``sources[i]``)."""
+    spec = table.get(src.type)
+    if spec is None:
+        return None, f"{where}.type: unknown source type {src.type!r}; known: {', '.join(table)}"
+    try:
+        if spec.build is not None:
+            settings = src if src.type in _BUILTIN_READINGS else {"id": src.id, **(src.model_extra or {})}
+            return spec.build(settings, base_dir), None
+        return PluginSource(src.id, spec, dict(src.model_extra or {})), None
+    except (OSError, ValueError, RsuError) as exc:
+        return None, f"{where} ({src.id}): {exc}"
+
+
 def build_sources(cfg: Any, base_dir: Path, table: dict[str, SourceSpec],
                   problems: list[str]) -> list[tuple[Any, Source]]:
     """``(source config, source)`` of every enabled source from the source-type ``table``; each problem appended
@@ -64,16 +80,9 @@ def build_sources(cfg: Any, base_dir: Path, table: dict[str, SourceSpec],
     for i, src in enumerate(cfg.sources):
         if not src.enabled:
             continue
-        spec = table.get(src.type)
-        if spec is None:
-            problems.append(f"sources[{i}].type: unknown source type {src.type!r}; known: {', '.join(table)}")
-            continue
-        try:
-            if spec.build is not None:
-                settings = src if src.type in _BUILTIN_READINGS else {"id": src.id, **(src.model_extra or {})}
-                out.append((src, spec.build(settings, base_dir)))
-            else:
-                out.append((src, PluginSource(src.id, spec, dict(src.model_extra or {}))))
-        except (OSError, ValueError, RsuError) as exc:
-            problems.append(f"sources[{i}] ({src.id}): {exc}")
+        source, problem = build_source(src, base_dir, table, f"sources[{i}]")
+        if source is not None:
+            out.append((src, source))
+        if problem is not None:
+            problems.append(problem)
     return out

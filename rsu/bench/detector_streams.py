@@ -1,5 +1,5 @@
 """``rsu bench detector --streams N``: N camera streams of real frames through the box's batched detector path
-(:class:`rsu.app.batching.MuxedDetectorStage`: one model call per batch of cameras) against the ultralytics
+(:class:`rsu.app.muxed_detector.MuxedDetectorStage`: one model call per batch of cameras) against the ultralytics
 predictor looping over the same N streams one frame at a time, on the same ONNX model with the same input and
 the same ONNX Runtime session options (threads, no spinning). ``unbatched_fps`` adds rsu's own detector one call
 per frame (what the batching itself adds).
@@ -125,7 +125,7 @@ class _Batched:
     """The box's batched detector path, fed one round (a frame per camera) at a time."""
 
     def __init__(self, detector: Any, cameras: list[str], window_ms: float, max_batch: int) -> None:
-        from rsu.app.batching import MuxedDetectorStage
+        from rsu.app.muxed_detector import MuxedDetectorStage
         from rsu.app.perception import DetectorStage
 
         plain = DetectorStage(detector)

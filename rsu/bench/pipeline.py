@@ -16,7 +16,7 @@ import numpy as np
 
 from rsu_sdk import SensorReading
 
-from rsu.app.host import Box
+from rsu.app.box import Box
 from rsu.bench.timing import summary_ms
 from rsu.pipeline.embedded import EmbeddedRunner
 from rsu.pipeline.window_op import DeviceWindowOperator

@@ -93,7 +93,7 @@ def summarise(samples: list[dict[str, Any]], warmup_s: float) -> dict[str, Any]:
 def soak(box: Any, *, seconds: float, interval_s: float = 30.0, warmup_s: float = 300.0,
          should_stop: Callable[[], bool] = lambda: False,
          on_sample: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Run ``box`` (an :class:`rsu.app.host.Box`) for ``seconds``, sampling every ``interval_s``; the summary.
+    """Run ``box`` (an :class:`rsu.app.box.Box`) for ``seconds``, sampling every ``interval_s``; the summary.
 
     The box runs on its own thread; sampling happens here. ``should_stop`` ends the soak early (signals).
     """

@@ -63,7 +63,8 @@ def command(config: Path, runner: str | None, flink_address: str | None, for_sec
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     try:
-        box = build_box(cfg, base_dir=Path.cwd())  # relative paths in a config are relative to the working directory
+        # relative paths in a config are relative to the working directory; `rsu sources --persist` writes to it
+        box = build_box(cfg, base_dir=Path.cwd(), config_path=config.absolute())
     except StartupError as exc:
         click.echo(f"rsu run: {exc}", err=True)
         sys.exit(1)

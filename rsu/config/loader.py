@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from rsu.config.model import RsuConfig
+from rsu.config.root import RsuConfig
 from rsu.config.sources import MISSING_TYPE_ERROR, SOURCE_TAGS
 from rsu.config.suggest import keys_at, nearest_key
 from rsu.config.yaml_io import YamlReadError, read_yaml

@@ -24,23 +24,34 @@ class QueueConfig(StrictModel):
 
 
 DEFAULT_MAX_AGE_MS: dict[str, float] = {
-    "camera": 500.0, "ars408": 300.0, "radar_udp": 300.0, "replay": 500.0,
-    "sensor_replay": 2_000.0, "air_station": 2_000.0, "plugin": 1_000.0,
+    "camera": 500.0, "ars408": 300.0, "radar_udp": 300.0, "replay": 500.0, "plugin": 1_000.0,
     "flink_results": 30_000.0,  # results become visible at the job's checkpoints (transactions), seconds apart
 }
-"""Default maximum age of a source's inputs by source type (``plugin``: every type a plugin registers)."""
+"""Default longest wait in the box's queue by source type (``plugin``: every other type that yields no readings).
+Types that yield plant or air readings (``sensor_replay``, ``air_station``, plugin kinds with ``readings``)
+use ``readings_max_age_ms`` instead unless named here."""
 
 
 class FreshnessConfig(StrictModel):
-    """Sensor inputs older than their source's maximum age when the router would take them are shed (counted
-    as ``stale``), newest wins, so latency stays bounded when the CPU is short. Sources that play a recording
-    as fast as possible (``speed: 0``) are never shed: they wait instead (back-pressure)."""
+    """Sensor inputs that waited in the box's own queue longer than their source's maximum age when the router
+    would take them are shed (counted as ``stale``), newest wins, so latency stays bounded when the CPU is
+    short. The wait counts from when the box received the input, not from its event time: an input whose event
+    time is more than ``late_after_ms`` behind the box's clock on arrival (a slow link) is counted as ``late``
+    and processed. Sources that play a recording as fast as possible (``speed: 0``) are never shed: they wait
+    instead (back-pressure)."""
 
     enabled: bool = True
     max_age_ms: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_MAX_AGE_MS),
-                                         description="per source type; types not named use max_age_ms.plugin")
+                                         description="longest queue wait per source type; types not named use "
+                                                     "readings_max_age_ms (reading sources) or max_age_ms.plugin")
+    readings_max_age_ms: float | None = Field(
+        default=None, gt=0, description="longest queue wait of plant and air readings (sources whose type is not in "
+                                        "max_age_ms); null: readings are never shed for their age")
     sources: dict[str, float] = Field(default_factory=dict, description="per source id, overrides the type's")
     capacity: int = Field(default=1_024, gt=0, description="inputs held per source before the oldest is dropped")
+    late_after_ms: float | None = Field(
+        default=2_000.0, gt=0, description="an input whose event time is this far behind the box's clock when it "
+                                           "arrives is counted under late (and processed); null: never counted")
 
     @model_validator(mode="after")
     def _positive(self) -> FreshnessConfig:
@@ -50,11 +61,17 @@ class FreshnessConfig(StrictModel):
                     raise ValueError(f"{where}.{key}: expected a maximum age > 0 ms, got {value}")
         return self
 
-    def max_age_for(self, source_id: str, source_type: str) -> float:
+    def max_age_for(self, source_id: str, source_type: str, readings: bool = False) -> float | None:
+        """The longest queue wait (ms) of source ``source_id`` of type ``source_type``; None: never shed.
+
+        :param readings: the type yields plant or air readings (``SourceSpec.readings``).
+        """
         if source_id in self.sources:
             return self.sources[source_id]
         table = {**DEFAULT_MAX_AGE_MS, **self.max_age_ms}
-        return table.get(source_type, table["plugin"])
+        if source_type in table:
+            return table[source_type]
+        return self.readings_max_age_ms if readings else table["plugin"]
 
 
 class CheckpointConfig(StrictModel):

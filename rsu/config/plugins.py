@@ -17,9 +17,16 @@ class PluginsConfig(StrictModel):
 
     enabled: list[str] = Field(default_factory=list)
     failure_limit: int = Field(default=5, gt=0, description="consecutive failures before a plugin is disabled")
-    queue_size: int = Field(default=256, gt=0, description="products buffered per plugin before dropping")
+    queue_size: int = Field(default=256, gt=0,
+                            description="non-safety products queued per plugin before the oldest is shed")
+    newest_wins: bool = Field(default=True, description="a non-safety product replaces the one of the same source "
+                              "and device still queued for a plugin (false: all are queued, e.g. to replay a "
+                              "recording unpaced through a plugin)")
+    safety_queue_size: int = Field(default=100_000, gt=0, description="safety products (alarms, actuation, health) "
+                                   "queued per plugin before the caller waits for room; they are never dropped")
     stop_timeout_s: float = Field(default=5.0, gt=0, description="how long shutdown waits for a plugin to drain")
-    stall_after_s: float = Field(default=10.0, gt=0, description="a queue full this long shows the plugin as stalled")
+    stall_after_s: float = Field(default=10.0, gt=0,
+                                 description="products waiting this long untaken show the plugin as stalled")
 
     @field_validator("enabled")
     @classmethod

@@ -118,14 +118,22 @@ def parse_yaml(text: str) -> Any:
 
 
 def read_yaml(path: Path) -> Any:
-    """Read and parse the YAML file ``path``; raise :class:`YamlReadError` naming what is wrong."""
+    """Read and parse the YAML file ``path``; raise :class:`YamlReadError` naming what is wrong.
+
+    A problem with the file as a whole (unreadable, too large, binary, not UTF-8) names the file
+    (``site.yaml: not a text file ...``); a problem inside the YAML names its line or key path.
+    """
     try:
         if path.is_dir():
-            raise YamlReadError(["is a folder, not a config file"])
+            raise YamlReadError([f"{path}: is a folder, not a config file"])
         with path.open("rb") as fh:
             data = fh.read(MAX_CONFIG_BYTES + 1)
-    except OSError as exc:
-        raise YamlReadError([f"cannot read file: {exc.strerror or exc}"]) from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        raise YamlReadError([f"{path}: cannot read file: {getattr(exc, 'strerror', None) or exc}"]) from None
     if len(data) > MAX_CONFIG_BYTES:
-        raise YamlReadError([f"file is larger than {MAX_CONFIG_BYTES // (1024 * 1024)} MiB: not a config"])
-    return parse_yaml(decode_text(data))
+        raise YamlReadError([f"{path}: file is larger than {MAX_CONFIG_BYTES // (1024 * 1024)} MiB: not a config"])
+    try:
+        text = decode_text(data)
+    except YamlReadError as exc:
+        raise YamlReadError([f"{path}: {problem}" for problem in exc.problems]) from None
+    return parse_yaml(text)

@@ -1,13 +1,15 @@
 """The box's input lanes: one never-dropping safety lane, and per-key, freshness-bounded input queues.
 
 :meth:`Lanes.take` serves the safety lane first, then derived products (outputs of stages and plugins), then
-sensor inputs; within a lane the key whose oldest item arrived first. An input whose age exceeds its key's
-``max_age_ns`` when it would be taken is shed and counted as stale, so the router always works on fresh inputs:
-its age since it entered its lane (the box was too slow) or since its event time on the box's wall clock (the
-source was late: a starved reader thread, a slow model). Event times more than a minute behind the clock are a
-recorded timeline (a replay without ``rebase_time``), not lateness: only the first age applies to them. A full input queue drops its oldest (or the arriving) item, counted, or blocks the
-producer (lossless inputs such as a recording played as fast as possible). While the safety lane holds more than
-``safety_high_water`` products, sensor producers wait (back-pressure) until it is down to ``safety_low_water``.
+sensor inputs; within a lane the key whose oldest item arrived first. An input that has waited in its queue
+longer than its key's ``max_age_ns`` when it would be taken is shed and counted as stale, so the router always
+works on fresh inputs. Only the wait in the box's own queue counts (from when the box received it): an input
+whose *event time* is already more than ``late_after_ns`` behind the box's wall clock when it arrives (a slow
+link, a gateway that batches) is counted as late and processed like any other. Event times more than a minute
+behind the clock are a recorded timeline (a replay without ``rebase_time``), not lateness. A full input queue
+drops its oldest (or the arriving) item, counted, or blocks the producer (lossless inputs such as a recording
+played as fast as possible). While the safety lane holds more than ``safety_high_water`` products, sensor
+producers wait (back-pressure) until it is down to ``safety_low_water``.
 """
 
 from __future__ import annotations
@@ -27,23 +29,28 @@ __all__ = ["InputPolicy", "Lanes"]
 WhenFull = Literal["drop_oldest", "drop_newest", "block"]
 
 _ON_BOX_CLOCK = 60_000_000_000
-"""Event times at most this far behind the box's wall clock are taken as on its clock (ns)."""
+"""Event times at most this far behind the box's wall clock are taken as on its clock (ns); older ones are a
+recorded timeline and never counted late."""
 
 
 @dataclass(frozen=True, slots=True)
 class InputPolicy:
-    """How one input key's queue behaves: its maximum age (None: inputs never go stale), its capacity, and
-    what a full queue does."""
+    """How one input key's queue behaves: the longest an input may wait in it (None: inputs never go stale), its
+    capacity, what a full queue does, and how far behind the box's clock an arriving input's event time may be
+    before it is counted late (None: never counted)."""
 
     max_age_ns: int | None = None
     capacity: int = 1024
     when_full: WhenFull = "drop_oldest"
+    late_after_ns: int | None = None
 
     def __post_init__(self) -> None:
         if self.capacity < 1:
             raise ValueError(f"capacity: expected >= 1, got {self.capacity}")
         if self.max_age_ns is not None and self.max_age_ns <= 0:
             raise ValueError(f"max_age_ns: expected > 0 or None, got {self.max_age_ns}")
+        if self.late_after_ns is not None and self.late_after_ns < 0:
+            raise ValueError(f"late_after_ns: expected >= 0 or None, got {self.late_after_ns}")
         if self.when_full not in ("drop_oldest", "drop_newest", "block"):
             raise ValueError(f"when_full: expected drop_oldest, drop_newest or block, got {self.when_full!r}")
 
@@ -52,12 +59,15 @@ class Lanes:
     """Thread-safe lanes between producers (sources, stage workers, plugins) and the one router thread.
 
     :param on_drop: called with ``(key, product)`` for each input a full queue dropped.
-    :param on_stale: called with ``(key, product)`` for each input shed because it was too old.
+    :param on_stale: called with ``(key, product)`` for each input shed because it waited too long.
+    :param on_late: called with ``(key, product)`` for each input whose event time was already late on arrival
+        (it is queued and processed all the same).
     """
 
     def __init__(self, *, default_policy: InputPolicy = InputPolicy(), clock: Clock = SYSTEM_CLOCK,
                  on_drop: Callable[[str, object], None] | None = None,
                  on_stale: Callable[[str, object], None] | None = None,
+                 on_late: Callable[[str, object], None] | None = None,
                  safety_high_water: int = 2_000, safety_low_water: int = 500) -> None:
         if not 0 <= safety_low_water <= safety_high_water:
             raise ValueError("expected 0 <= safety_low_water <= safety_high_water")
@@ -66,6 +76,7 @@ class Lanes:
         self._clock = clock
         self._on_drop = on_drop or (lambda key, product: None)
         self._on_stale = on_stale or (lambda key, product: None)
+        self._on_late = on_late or (lambda key, product: None)
         self._high, self._low = safety_high_water, safety_low_water
         self._cond = threading.Condition()
         self._safety: deque[Envelope] = deque()
@@ -117,6 +128,9 @@ class Lanes:
                     else:
                         self._on_drop(key, envelope.product)
                         return False
+            if policy.late_after_ns is not None and (
+                    policy.late_after_ns < self._clock.wall_ns() - envelope.product.t_event_ns <= _ON_BOX_CLOCK):
+                self._on_late(key, envelope.product)
             q.append(envelope)
             self._unfinished += 1
             self._cond.notify_all()
@@ -145,13 +159,11 @@ class Lanes:
             self._cond.notify_all()
             return env
         now = self._clock.monotonic_ns()
-        wall = self._clock.wall_ns()
         for lane in (Lane.DERIVED, Lane.SENSOR):
             best_key, best_t = None, None
             for key, q in self._inputs[lane].items():
                 max_age = self._policies.get(key, self._default).max_age_ns
-                while q and max_age is not None and (now - q[0].t_ingest_ns > max_age
-                                                     or max_age < wall - q[0].product.t_event_ns <= _ON_BOX_CLOCK):
+                while q and max_age is not None and now - q[0].t_ingest_ns > max_age:
                     stale = q.popleft()
                     self._unfinished -= 1
                     self._on_stale(key, stale.product)

@@ -45,7 +45,8 @@ class LatencyReservoir:
 
 
 class RunStats:
-    """Thread-safe counters per stage and topic, drops, late events, and event-to-publish latency."""
+    """Thread-safe counters per stage and topic, drops, stale and late inputs, late events, and
+    event-to-publish latency."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -55,6 +56,7 @@ class RunStats:
         self.late: Counter[str] = Counter()
         self.ahead: Counter[str] = Counter()
         self.stale: Counter[str] = Counter()
+        self.late_inputs: Counter[str] = Counter()
         self._latency: dict[str, LatencyReservoir] = defaultdict(LatencyReservoir)
 
     def count(self, stage: str, key: str = "in", n: int = 1) -> None:
@@ -69,6 +71,11 @@ class RunStats:
         """Count inputs shed because they were older than their source's maximum age."""
         with self._lock:
             self.stale[where] += n
+
+    def late_input(self, where: str, n: int = 1) -> None:
+        """Count inputs whose event time was already behind the box's clock on arrival (still processed)."""
+        with self._lock:
+            self.late_inputs[where] += n
 
     def late_event(self, where: str, n: int = 1) -> None:
         with self._lock:
@@ -85,8 +92,8 @@ class RunStats:
             self._latency["all"].add((t_publish_ns - t_event_ns) / 1e6)
 
     def summary(self, **extra: Any) -> dict[str, Any]:
-        """The run summary: counts per stage, drops, stale inputs shed, late events, latency p50/p99 per
-        product, plus ``extra``."""
+        """The run summary: counts per stage, drops, stale inputs shed, inputs that arrived late, late events
+        (behind the watermark), latency p50/p99 per product, plus ``extra``."""
         with self._lock:
             out: dict[str, Any] = {
                 "started_ns": self.started_ns,
@@ -95,6 +102,7 @@ class RunStats:
                 "drops": dict(self.drops),
                 "late_events": dict(self.late),
                 "stale": dict(self.stale),
+                "late": dict(self.late_inputs),
                 "latency_event_to_publish": {k: v.percentiles() for k, v in sorted(self._latency.items())},
                 "event_time_ahead": dict(self.ahead),
             }

@@ -15,7 +15,7 @@ from rsu_sdk import Alarm, PluginContext, Prediction, Product, SensorReading, Si
 
 from rsu.eval.faults import RaisedAlarm, score_alarms
 from rsu.inference.fault_predictor import FaultPredictor
-from rsu.pipeline.batching import BatchPolicy
+from rsu.pipeline.dynamic_batch import BatchPolicy
 from rsu.pipeline.fault_stage import FaultPredictionStage
 from rsu.plugins.manager import create_plugin_manager
 from rsu.plugins.registry import collect_models

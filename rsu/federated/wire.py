@@ -9,7 +9,7 @@ Requests ``[b"", b"rsu.fed/1", header JSON, body?]``:
 
 from __future__ import annotations
 
-from rsu.net.frames import FrameCodec
+from rsu.net.zmq_frames import FrameCodec
 
 __all__ = ["PROTOCOL", "WireError", "pack", "unpack"]
 

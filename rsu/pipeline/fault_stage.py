@@ -19,7 +19,7 @@ from rsu_sdk import Prediction, Product, SensorReading
 
 from rsu.core.stats import summary_ms
 from rsu.inference.fault_predictor import FaultPredictor
-from rsu.pipeline.batching import BatchPolicy, BatchQueue
+from rsu.pipeline.dynamic_batch import BatchPolicy, BatchQueue
 from rsu.pipeline.windows import DeviceWindows
 
 __all__ = ["FaultPredictionStage"]

@@ -2,8 +2,11 @@
 
 The sensor path only ever calls :meth:`PluginHost.dispatch`, which queues and returns: a plugin that
 raises is counted and, after ``failure_limit`` failures in a row, disabled (a ``health`` product is
-published and a :class:`~rsu_sdk.types.HealthEvent` goes to the other plugins); a slow plugin drops
-products from its own bounded queue.
+published and a :class:`~rsu_sdk.types.HealthEvent` goes to the other plugins). Each plugin's queue has two
+lanes (:mod:`rsu.plugins.queues`): the box's safety products (:data:`rsu.core.envelope.SAFETY_TYPES`) are never
+dropped and reach the plugin first, in order; for the rest, a slow plugin gets the newest per source and device
+(older ones are shed, counted). Only a plugin whose safety lane holds ``safety_queue_size`` products makes
+``dispatch`` wait (back-pressure, counted in its stats).
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from rsu_sdk.errors import InvalidDataError, PublishError
 from rsu_sdk.payloads import publish_product
 from rsu_sdk.routing import PRODUCT_HOOKS, hook_for
 
+from rsu.core.envelope import SAFETY_TYPES
 from rsu.plugins.manager import LoadedPlugins, PluginLoadError, create_plugin_manager
+from rsu.plugins.queues import source_key
 from rsu.plugins.registry import call_impl, impls_of
 from rsu.plugins.settings import plugin_problems
 from rsu.plugins.worker import InFlight, PluginWorker
@@ -52,6 +57,8 @@ class PluginHost:
         ``exclude``); None dispatches them straight to the other plugins. Either way a plugin never receives a
         product it emitted itself.
     :param state_root: each plugin gets ``state_root/<name>`` as its ``state_dir``.
+    :param queue_size, safety_queue_size, newest_wins, stall_after_s: each worker's queue (see
+        :class:`~rsu.plugins.worker.PluginWorker`); ``clock`` is the workers' monotonic clock (tests inject one).
     """
 
     def __init__(
@@ -67,6 +74,9 @@ class PluginHost:
         state_root: Path | None = None,
         emit_sink: Callable[[Product, str], object] | None = None,
         stall_after_s: float = 10.0,
+        safety_queue_size: int = 100_000,
+        newest_wins: bool = True,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.loaded = loaded
         self.site = site
@@ -79,7 +89,8 @@ class PluginHost:
         self.workers: dict[str, PluginWorker] = {
             name: PluginWorker(name, queue_size=queue_size, failure_limit=failure_limit,
                                logger=logging.getLogger(f"rsu.plugin.{name}"), on_disabled=self._on_disabled,
-                               inflight=self._inflight, stall_after_s=stall_after_s)
+                               inflight=self._inflight, stall_after_s=stall_after_s,
+                               safety_queue_size=safety_queue_size, newest_wins=newest_wins, clock=clock)
             for name in loaded.loaded()
         }
         self._routes: dict[str, list[tuple[PluginWorker, str, Callable[..., Any], bool]]] = {}
@@ -112,7 +123,8 @@ class PluginHost:
         return cls(loaded, site=site, publisher=publisher,
                    settings={n: pc.settings_for(n) for n in pc.enabled}, failure_limit=pc.failure_limit,
                    queue_size=pc.queue_size, stop_timeout_s=pc.stop_timeout_s, state_root=state_root,
-                   emit_sink=emit_sink, stall_after_s=pc.stall_after_s)
+                   emit_sink=emit_sink, stall_after_s=pc.stall_after_s,
+                   safety_queue_size=pc.safety_queue_size, newest_wins=pc.newest_wins)
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -176,9 +188,10 @@ class PluginHost:
     # -- products ---------------------------------------------------------------------------------
 
     def dispatch(self, product: Product, *, exclude: str | None = None) -> int:
-        """Queue ``product`` for every plugin that implements its hook; never blocks.
+        """Queue ``product`` for every plugin that implements its hook: a safety product in each one's safety lane
+        (waiting only where that lane is full), any other newest-wins per source and device (never waits).
 
-        :returns: how many plugins it was queued for (full queues count a drop instead).
+        :returns: how many plugins it was queued for.
         """
         if not self._running:
             return 0
@@ -188,9 +201,11 @@ class PluginHost:
             self.unrouted += 1
             return 0
         queued = 0
+        safety = isinstance(product, SAFETY_TYPES)
+        key = None if safety else source_key(product)
         for worker, hook, function, wants_arg in self._routes.get(hook_name, ()):
             if worker.name != exclude:
-                queued += worker.offer(hook, function, (product,) if wants_arg else ())
+                queued += worker.offer(hook, function, (product,) if wants_arg else (), safety=safety, key=key)
         return queued
 
     def emit(self, product: Product, *, origin: str) -> None:
@@ -222,8 +237,9 @@ class PluginHost:
     # -- reporting --------------------------------------------------------------------------------
 
     def stats(self) -> dict[str, dict[str, Any]]:
-        """Per plugin: calls, errors, consecutive_errors, drops, queue_depth, disabled, status (``running``,
-        ``stalled``, ``stopped``, ``disabled: ...``), stalls, version."""
+        """Per plugin: calls, errors, consecutive_errors, drops (shed + lost_at_stop), shed, superseded,
+        queue_depth, safety_queued, safety_total, safety_max_depth, safety_waits, waiting, disabled, status
+        (``running``, ``stalled``, ``stopped``, ``disabled: ...``), stalls, last_error, version."""
         out = {}
         for name, worker in self.workers.items():
             out[name] = {"version": self.loaded.plugins[name].version, **worker.stats()}

@@ -89,13 +89,17 @@ def plugin_problems(
     Problems: an enabled plugin that is not installed or failed to load; a settings section for a plugin
     that is not installed; an enabled plugin's section that does not match its schema.
     """
+    from rsu.config.suggest import nearest_key
+
     problems: list[str] = []
     installed = sorted(n for n, i in loaded.plugins.items() if i.status != "missing")
     known = ", ".join(installed) or "none"
     for i, name in enumerate(enabled):
         info = loaded.plugins.get(name)
         if info is None or info.status == "missing":
-            problems.append(f"plugins.enabled[{i}]: plugin {name!r} is not installed (installed: {known})")
+            guess = nearest_key(name, installed)
+            problems.append(f"plugins.enabled[{i}]: plugin {name!r} is not installed (installed: {known})"
+                            + (f"; did you mean {guess}?" if guess else ""))
         elif info.status == "failed":
             problems.append(f"plugins.enabled[{i}]: plugin {name!r} failed to load: {info.error}")
     for name, section in sections.items():

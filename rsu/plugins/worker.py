@@ -1,10 +1,13 @@
-"""One plugin's worker: a bounded queue, a thread, and the counters that isolate the plugin.
+"""One plugin's worker: a two-lane queue (:mod:`rsu.plugins.queues`), a thread, and the counters that isolate it.
 
-:meth:`PluginWorker.offer` never blocks: a full queue drops the product (counted). The thread calls the
-plugin's hook implementations one at a time inside a try/except; ``failure_limit`` failures in a row
-disable the plugin and call ``on_disabled`` once. A running plugin whose queue has stayed full for
-``stall_after_s`` (it took nothing from it: blocked, or far too slow) reports status ``stalled`` until it takes
-a product again.
+:meth:`PluginWorker.offer` never drops a safety product and never blocks for a non-safety one: those are queued
+newest-wins per source (an older queued product of the same stream is superseded) and a full queue sheds its
+oldest, both counted in ``shed`` (and ``drops``). Safety products go to a FIFO the plugin receives first; only
+when it holds ``safety_queue_size`` products does the offering thread wait for room (``waiting`` while it waits,
+``safety_waits`` counts the waits): back-pressure, never a drop. The thread calls the plugin's hook
+implementations one at a time inside a try/except; ``failure_limit`` failures in a row disable the plugin and
+call ``on_disabled`` once. A running plugin that has had products waiting for ``stall_after_s`` without taking
+one (blocked, or far too slow) reports status ``stalled`` until it takes a product again.
 """
 
 from __future__ import annotations
@@ -12,14 +15,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
-__all__ = ["InFlight", "PluginWorker"]
+from rsu.plugins.queues import Call, PluginQueue
 
-Call = tuple[str, Callable[..., Any], tuple[Any, ...]]
-"""(hook name, function, positional arguments)."""
+__all__ = ["Call", "InFlight", "PluginWorker"]
 
 
 class InFlight:
@@ -50,11 +51,13 @@ class PluginWorker:
     """Runs one plugin's hook calls on its own thread.
 
     :param name: the plugin name (blamed in logs).
-    :param queue_size: products buffered before :meth:`offer` starts dropping.
+    :param queue_size: non-safety products buffered before the oldest is shed.
     :param failure_limit: consecutive failures that disable the plugin.
     :param on_disabled: called once, on the worker thread, with ``(name, reason)`` when disabled.
     :param inflight: shared counter of queued and running calls (see :class:`InFlight`).
-    :param stall_after_s: a full queue for this long makes the status ``stalled``.
+    :param stall_after_s: products waiting this long without the plugin taking one make the status ``stalled``.
+    :param safety_queue_size: safety products buffered before :meth:`offer` waits for room.
+    :param newest_wins: a non-safety product supersedes the queued one of the same stream (else all are queued).
     :param clock: monotonic seconds (tests inject one).
     """
 
@@ -68,10 +71,12 @@ class PluginWorker:
         on_disabled: Callable[[str, str], None] | None = None,
         inflight: InFlight | None = None,
         stall_after_s: float = 10.0,
+        safety_queue_size: int = 100_000,
+        newest_wins: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if queue_size < 1 or failure_limit < 1:
-            raise ValueError(f"plugin {name}: queue_size and failure_limit must be >= 1")
+        if queue_size < 1 or failure_limit < 1 or safety_queue_size < 1:
+            raise ValueError(f"plugin {name}: queue_size, safety_queue_size and failure_limit must be >= 1")
         self.name = name
         self.queue_size = queue_size
         self.failure_limit = failure_limit
@@ -80,42 +85,73 @@ class PluginWorker:
         self._inflight = inflight or InFlight()
         self.stall_after_s = stall_after_s
         self._clock = clock
-        self._full_since: float | None = None
+        self._queue = PluginQueue(queue_size, safety_queue_size, newest_wins=newest_wins)
+        self._lock = threading.Lock()
+        self._has_items = threading.Condition(self._lock)
+        self._has_room = threading.Condition(self._lock)
+        self._pending_since: float | None = None  # products have waited since, without the plugin taking one
         self._reported_stall: float | None = None
         self.stalls = 0
-        self._items: deque[Call] = deque()
-        self._cond = threading.Condition()
         self._closing = False
         self._abort = False
         self._thread: threading.Thread | None = None
         self.calls = 0
         self.errors = 0
         self.consecutive_errors = 0
-        self.drops = 0
+        self.lost_at_stop = 0
+        self.safety_waits = 0
+        self.waiting = 0
         self.disabled = False
         self.status = "idle"
         self.last_error: str | None = None
 
-    # -- producer side (any thread, never blocks) ------------------------------------------------
+    # -- producer side (any thread) --------------------------------------------------------------
 
-    def offer(self, hook: str, function: Callable[..., Any], args: tuple[Any, ...]) -> bool:
-        """Queue one call; False (and a counted drop when the queue is full) if it was not queued."""
-        with self._cond:
+    def offer(self, hook: str, function: Callable[..., Any], args: tuple[Any, ...], *, safety: bool = False,
+              key: Hashable | None = None) -> bool:
+        """Queue one call: a safety one in the never-dropping FIFO (waiting only while that is full), any other
+        newest-wins under ``key`` (None: never superseded). False if not queued: disabled or closing."""
+        with self._lock:
             if self.disabled or self._closing:
                 return False
-            if len(self._items) >= self.queue_size:
-                self.drops += 1
-                if self._full_since is None:
-                    self._full_since = self._clock()
-                return False
-            self._items.append((hook, function, args))
-            self._inflight.add()
-            self._cond.notify()
+            if safety:
+                if self._queue.safety_full() and not self._wait_for_safety_room():
+                    return False
+                self._queue.put_safety((hook, function, args))
+                self._inflight.add()
+            elif not self._queue.put((hook, function, args), key):  # 1: it took a shed one's place
+                self._inflight.add()
+            if self._pending_since is None:
+                self._pending_since = self._clock()
+            self._has_items.notify()
             return True
+
+    def _wait_for_safety_room(self) -> bool:
+        """Back-pressure (lock held): wait until the safety lane has room; False if the plugin was disabled or
+        aborted meanwhile (an aborted wait counts in ``drops``)."""
+        self.safety_waits += 1
+        self.waiting += 1
+        if self.safety_waits & (self.safety_waits - 1) == 0:  # the 1st, 2nd, 4th, ... wait
+            self.log.warning("plugin %s: its safety queue of %d is full; the caller waits (%d waits)", self.name,
+                             self._queue.safety_size, self.safety_waits)
+        try:
+            while self._queue.safety_full() and not (self.disabled or self._abort):
+                self._has_room.wait()
+        finally:
+            self.waiting -= 1
+            self._has_items.notify_all()  # a closing worker waits for the last waiter
+        if self._abort and not self.disabled:
+            self.lost_at_stop += 1
+        return not (self.disabled or self._abort)
 
     @property
     def queue_depth(self) -> int:
-        return len(self._items)
+        return len(self._queue)
+
+    @property
+    def drops(self) -> int:
+        """Products that never reached the plugin: shed (superseded or oldest) plus left at the stop deadline."""
+        return self._queue.shed + self.lost_at_stop
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -129,40 +165,41 @@ class PluginWorker:
         """Stop accepting, drain what is queued until ``deadline``, then stop the thread.
 
         :returns: True when the thread finished; False when the plugin was still busy at the deadline
-            (what was left in its queue is discarded and counted as drops).
+            (what was left in its queue, safety included, is discarded and counted as drops).
         """
-        with self._cond:
+        with self._lock:
             self._closing = True
-            self._cond.notify_all()
+            self._has_items.notify_all()
         if self._thread is None:
             return True
         self._thread.join(max(0.0, deadline - time.monotonic()))
         if not self._thread.is_alive():
             return True
-        with self._cond:
+        with self._lock:
             self._abort = True
-            left = len(self._items)
-            self.drops += left
-            self._inflight.done(left)
-            self._items.clear()
-            self._cond.notify_all()
-        self.log.warning("plugin %s did not drain before the stop deadline; %d queued products dropped",
-                         self.name, left)
+            safety, normal = self._queue.clear()
+            self.lost_at_stop += safety + normal
+            self._inflight.done(safety + normal)
+            self._has_items.notify_all()
+            self._has_room.notify_all()
+        self.log.warning("plugin %s did not drain before the stop deadline; %d queued products dropped "
+                         "(%d safety)", self.name, safety + normal, safety)
         return False
 
     # -- worker thread ----------------------------------------------------------------------------
 
     def _run(self) -> None:
         while True:
-            with self._cond:
-                while not self._items and not self._closing:
-                    self._cond.wait()
-                if self._abort or not self._items:
+            with self._lock:
+                while not self._queue and not (self._closing and self.waiting == 0):
+                    self._has_items.wait()
+                item = None if self._abort else self._queue.take()
+                if item is None:
                     break
-                hook, function, args = self._items.popleft()
-                self._full_since = None
+                self._pending_since = self._clock() if self._queue else None
+                self._has_room.notify_all()
             try:
-                self.call(hook, function, args)
+                self.call(*item)
             finally:
                 self._inflight.done()
         if not self.disabled:
@@ -188,15 +225,16 @@ class PluginWorker:
         return True
 
     def disable(self, reason: str) -> None:
-        """Disable the plugin: discard its queue, refuse further products, report once."""
-        with self._cond:
+        """Disable the plugin: discard its queue, refuse further products (waiting callers too), report once."""
+        with self._lock:
             if self.disabled:
                 return
             self.disabled = True
             self.status = f"disabled: {reason}"
-            self._inflight.done(len(self._items))
-            self._items.clear()
-            self._cond.notify_all()
+            self._inflight.done(sum(self._queue.clear()))
+            self._pending_since = None
+            self._has_items.notify_all()
+            self._has_room.notify_all()
         self.log.error("plugin %s disabled: %s", self.name, reason)
         if self._on_disabled is not None:
             try:
@@ -205,23 +243,28 @@ class PluginWorker:
                 self.log.exception("reporting that plugin %s was disabled failed", self.name)
 
     def current_status(self) -> str:
-        """``status``, or ``stalled`` while running with a queue full for ``stall_after_s`` or longer."""
-        with self._cond:
-            since, status = self._full_since, self.status
+        """``status``, or ``stalled`` while running with products waiting ``stall_after_s`` or longer untaken."""
+        with self._lock:
+            since, status = self._pending_since, self.status
             if status != "running" or since is None or self._clock() - since < self.stall_after_s:
                 return status
             if self._reported_stall != since:  # once per stall
                 self._reported_stall = since
                 self.stalls += 1
-                self.log.error("plugin %s stalled: its queue of %d has been full for %.0f s",
-                               self.name, self.queue_size, self._clock() - since)
+                self.log.error("plugin %s stalled: %d products have waited %.0f s without it taking one",
+                               self.name, len(self._queue), self._clock() - since)
             return "stalled"
 
     def stats(self) -> dict[str, Any]:
-        """Counters for ``PluginHost.stats()`` and the run summary."""
+        """Counters for ``PluginHost.stats()``, the heartbeat's details and the run summary."""
         status = self.current_status()
-        return {
-            "calls": self.calls, "errors": self.errors, "consecutive_errors": self.consecutive_errors,
-            "drops": self.drops, "queue_depth": self.queue_depth, "disabled": self.disabled,
-            "status": status, "stalls": self.stalls, "last_error": self.last_error,
-        }
+        q = self._queue
+        with self._lock:
+            return {
+                "calls": self.calls, "errors": self.errors, "consecutive_errors": self.consecutive_errors,
+                "drops": self.drops, "shed": q.shed, "superseded": q.superseded, "lost_at_stop": self.lost_at_stop,
+                "queue_depth": len(q), "safety_queued": q.safety_depth, "safety_total": q.safety_total,
+                "safety_max_depth": q.safety_max_depth, "safety_waits": self.safety_waits,
+                "waiting": self.waiting, "disabled": self.disabled, "status": status, "stalls": self.stalls,
+                "last_error": self.last_error,
+            }

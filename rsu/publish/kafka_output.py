@@ -126,7 +126,7 @@ class KafkaOutput:
 
     @classmethod
     def from_config(cls, config: Any, **kwargs: Any) -> KafkaOutput | None:
-        """From a whole :class:`rsu.config.model.RsuConfig`; None when ``publish.kafka`` is not set."""
+        """From a whole :class:`rsu.config.root.RsuConfig`; None when ``publish.kafka`` is not set."""
         cfg = config.publish.kafka
         return None if cfg is None else cls(config.site.name, cfg, **kwargs)
 

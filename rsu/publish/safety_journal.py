@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from rsu.core.diskio import atomic_write
-from rsu.publish.envelope import _json_default
+from rsu.publish.wire_envelope import _json_default
 
 __all__ = ["HeldMessage", "write_held", "read_held"]
 

@@ -17,7 +17,7 @@ every subscriber is behind) drops the message for all and counts it as ``dropped
 ``count_drops: false`` every send is lossy and nothing is counted here.
 
 ``seq`` starts at 0 on each topic when the publisher starts and grows by 1 per message, dropped ones included.
-``boot`` (:data:`~rsu.publish.envelope.PROCESS_BOOT`, 64 random bits as 16 hex digits, new in each process)
+``boot`` (:data:`~rsu.publish.wire_envelope.PROCESS_BOOT`, 64 random bits as 16 hex digits, new in each process)
 tells one run of the box from the next, so ``(boot, seq)`` is gap-free per topic across restarts.
 """
 
@@ -36,7 +36,7 @@ import zmq
 
 from rsu.config.publish import ZmqConfig
 from rsu.core.netsec import insecure_bind_problem
-from rsu.publish.envelope import (  # noqa: F401 - _check_time and _encode_data are shared with kafka_output
+from rsu.publish.wire_envelope import (  # noqa: F401 - _check_time and _encode_data are shared with kafka_output
     PROCESS_BOOT,
     _check_time,
     _encode_data,
@@ -122,7 +122,7 @@ class ZmqPublisher:
 
     @classmethod
     def from_config(cls, config: Any, **kwargs: Any) -> ZmqPublisher:
-        """Build from a whole :class:`rsu.config.model.RsuConfig`."""
+        """Build from a whole :class:`rsu.config.root.RsuConfig`."""
         return cls(config.site.name, config.publish.zmq, **kwargs)
 
     def _open(self) -> zmq.Socket:

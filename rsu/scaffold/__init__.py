@@ -10,7 +10,8 @@ from string import Template
 
 __all__ = ["PluginNames", "RESERVED_NAMES", "TEMPLATES", "plugin_names", "render_plugin"]
 
-RESERVED_NAMES = frozenset({"enabled", "failure_limit", "queue_size", "stop_timeout_s", "rsu", "sdk"})
+RESERVED_NAMES = frozenset({"enabled", "failure_limit", "queue_size", "newest_wins", "safety_queue_size",
+                            "stop_timeout_s", "stall_after_s", "rsu", "sdk"})
 """Names a plugin cannot take: the keys of the ``plugins`` config section, and the host's own."""
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*(?:[_-][a-z0-9]+)*$")

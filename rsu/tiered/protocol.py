@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from rsu_sdk import Detections
 
-from rsu.net.frames import FrameCodec
+from rsu.net.zmq_frames import FrameCodec
 from rsu.tiered.jpeg import ImageLimits, ImageRejected, decode_limited
 
 __all__ = ["PROTOCOL", "ProtocolError", "encode_jpeg", "decode_jpeg", "pack", "unpack", "detections_body",

@@ -1,10 +1,11 @@
 """The HTTP server of the box: waitress (a maintained, pure-Python WSGI server) in front of a small router.
 
 Endpoints: ``/`` (dashboard) and ``/static/<file>``, ``/api/state``, ``/api/frame/<camera>.jpg``, ``/metrics``,
-``/healthz``, ``/readyz``; GET and HEAD only. Why waitress and not ``ThreadingHTTPServer`` (docs/security.md):
-one event loop reads every request whole (headers capped) before a fixed pool of ``threads`` runs it, so
-half-open or slow connections hold no thread; at most ``max_connections`` are open, idle ones close after
-``idle_timeout_s``; responses are written by the loop, not by the request threads.
+``/healthz``, ``/readyz``: GET and HEAD only; ``/api/sources`` (:mod:`rsu.web.sources_api`) also POST and
+DELETE. Why waitress and not ``ThreadingHTTPServer`` (docs/security.md): one event loop reads every request
+whole (headers capped) before a fixed pool of ``threads`` runs it, so half-open or slow connections hold no
+thread; at most ``max_connections`` are open, idle ones close after ``idle_timeout_s``; responses are written
+by the loop, not by the request threads.
 
 Authentication (:mod:`rsu.web.auth`): with a token every request needs it (``Authorization: Bearer``, the
 ``rsu_token`` cookie, or ``?token=`` once, which sets the cookie). TLS (:mod:`rsu.web.tls`, ``web.tls``): the
@@ -32,6 +33,8 @@ from urllib.parse import unquote
 from rsu.core.netsec import insecure_host_problem
 from rsu.metrics.health import Check
 from rsu.web.auth import TokenAuth
+from rsu.web.sources_api import handles as sources_path
+from rsu.web.sources_api import sources_response
 
 __all__ = ["WebApp", "WebServer", "WebLimits", "InsecureHostError"]
 
@@ -48,7 +51,8 @@ _SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
-_REASONS = {200: "OK", 303: "See Other", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
+_REASONS = {200: "OK", 201: "Created", 303: "See Other", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
+            404: "Not Found", 405: "Method Not Allowed", 409: "Conflict", 415: "Unsupported Media Type",
             500: "Internal Server Error", 503: "Service Unavailable"}
 
 Response = tuple[int, bytes, str, dict[str, str]]
@@ -71,6 +75,7 @@ class WebApp:
     metrics: Callable[[], tuple[bytes, str]] | None = None
     state: Callable[[], dict[str, Any]] | None = None
     frame: Callable[[str], Any] | None = None
+    sources: Any = None  # rsu.app.live_sources.LiveSources: /api/sources
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -133,14 +138,15 @@ class _Wsgi:
         self.counts["requests"] += 1
         method = environ.get("REQUEST_METHOD", "GET")
         path = unquote(environ.get("PATH_INFO", "/"))
-        if method not in ("GET", "HEAD"):
+        live = self.app.sources if sources_path(path) else None
+        if method not in ("GET", "HEAD") and live is None:
             resp = _json(405, {"error": f"method {method[:16]} not allowed"}, {"Allow": "GET, HEAD"})
         elif self.auth is not None and (denied := self.auth.check(environ)) is not None:
             self.counts["unauthorised"] += int(denied[0] == 401)
             resp = denied
         else:
             try:
-                resp = route(self.app, path)
+                resp = route(self.app, path) if live is None else sources_response(live, method, path, environ)
             except Exception as exc:  # noqa: BLE001 - one bad request must not stop the server
                 self.counts["errors"] += 1
                 log.exception("web: %s failed", path[:120])

@@ -76,7 +76,8 @@ def attach(built: Any) -> Observability:
     except (ValueError, TlsSettingsError) as exc:
         raise WebStartError(str(exc)) from None
 
-    app = WebApp(liveness=lambda: liveness(box), readiness=lambda: readiness(box))
+    app = WebApp(liveness=lambda: liveness(box), readiness=lambda: readiness(box),
+                 sources=getattr(built, "live_sources", None))  # /api/sources
     if cfg.metrics.enabled:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -109,5 +110,6 @@ def attach(built: Any) -> Observability:
     what = "dashboard" if web.dashboard else "web server"
     auth = [a for a, on in (("client certificate", obs.server.client_certs), ("token", token)) if on]
     built.notes.append(f"{what} on {obs.server.url} ({' and '.join(auth) + ' required' if auth else 'loopback, no token'}; "
-                       f"metrics: {obs.server.url}metrics, health: {obs.server.url}healthz, {obs.server.url}readyz)")
+                       f"metrics: {obs.server.url}metrics, health: {obs.server.url}healthz, {obs.server.url}readyz; "
+                       f"sources: {obs.server.url}api/sources)")
     return obs

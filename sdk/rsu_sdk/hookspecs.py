@@ -2,17 +2,19 @@
 
 Implement any subset of these in a plugin with :data:`rsu_sdk.hookimpl`. The host calls each
 implementation on its own, inside a try/except: a plugin that raises is counted and, after repeated
-failures, disabled; a slow plugin drops products from its bounded queue but never stalls the sensors or
-the other plugins. Values passed in are frozen; never mutate them.
+failures, disabled; a slow plugin never stalls the sensors or the other plugins: it gets every safety
+product (alarm, actuation, health) in order, and of the others the newest per source and device (older ones
+still queued are shed, counted). Values passed in are frozen; never mutate them.
 
 Threading contract:
 
 - ``rsu_config_schema``, the ``rsu_register_*`` hooks, ``rsu_on_start`` and ``rsu_on_stop`` run on the
   box's main thread, during start-up and shutdown.
 - Every product hook (``rsu_on_frame`` ... ``rsu_on_health``) runs on **that plugin's own worker thread**,
-  one call at a time, in the order the products reached the plugin's queue. So a plugin's product hooks
-  never run concurrently with each other; they may run concurrently with another plugin's hooks, and with
-  threads the plugin starts itself (guard state those threads share).
+  one call at a time: safety products first, in the order they reached the plugin's queue, then the others
+  (per source in event order). So a plugin's product hooks never run concurrently with each other; they may
+  run concurrently with another plugin's hooks, and with threads the plugin starts itself (guard state those
+  threads share).
 """
 
 from __future__ import annotations
@@ -180,7 +182,7 @@ def rsu_on_frame(frame: Frame) -> None:
     Called on the plugin's worker thread for each frame the camera source delivers: at most the camera's
     configured ``fps`` (the stream's own rate when unset). With the camera's default ``policy: latest`` the
     source keeps only the newest frame, so a consumer slower than the camera sees the latest frame, not every
-    frame captured; a full plugin queue drops frames too (counted). Frames are large: keep a reference only
+    frame captured; a newer frame of the same camera replaces one still queued for the plugin (counted). Frames are large: keep a reference only
     as long as needed.
 
     :param frame: the image and its capture time.

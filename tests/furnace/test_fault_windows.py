@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from rsu_sdk import SensorReading
 
-from rsu.pipeline.batching import BatchPolicy, BatchQueue
+from rsu.pipeline.dynamic_batch import BatchPolicy, BatchQueue
 from rsu.pipeline.windows import DeviceWindows, detrend
 
 CH = ("a", "b", "c")

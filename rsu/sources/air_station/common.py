@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -33,18 +34,22 @@ class Backoff:
 
 
 class InputState:
-    """Counters of one source, and its up/down state as :class:`HealthEvent` values (one per change)."""
+    """Counters of one source (bad messages also by reason), and its up/down state as :class:`HealthEvent`
+    values (one per change)."""
 
     def __init__(self, source_id: str) -> None:
         self.source_id = source_id
         self.component = f"source:{source_id}"
         self.counts: dict[str, int] = {"received": 0, "readings": 0, "bad": 0, "reconnects": 0,
                                        "health_events": 0}
+        self.bad_reasons: Counter[str] = Counter()
         self.last_error: str | None = None
         self.up: bool | None = None  # None until the first success or failure
 
-    def bad(self, why: str) -> None:
+    def bad(self, why: str, reason: str = "invalid") -> None:
+        """Count one skipped message; ``reason`` is its kind (``oversized``, ``frames``, ``invalid``)."""
         self.counts["bad"] += 1
+        self.bad_reasons[reason] += 1
         self.last_error = why
         if self.counts["bad"] <= 10 or self.counts["bad"] % 1000 == 0:
             log.warning("source %s: bad message #%d skipped: %s", self.source_id, self.counts["bad"], why)
@@ -69,4 +74,4 @@ class InputState:
         self.up = True
 
     def stats(self) -> dict[str, Any]:
-        return {**self.counts, "up": self.up, "last_error": self.last_error}
+        return {**self.counts, "bad_reasons": dict(self.bad_reasons), "up": self.up, "last_error": self.last_error}

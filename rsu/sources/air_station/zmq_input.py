@@ -2,8 +2,10 @@
 
 ZeroMQ reconnects on its own (with ``RECONNECT_IVL`` doubling up to ``RECONNECT_IVL_MAX``); a silence of
 ``stale_after_s`` becomes a ``down`` health event and the next good message an ``ok`` one. A message of more
-than two frames or over 64 KiB, or with an event time outside ``max_clock_skew_s`` of the box clock, is
-counted as bad and skipped; nothing a peer sends ends the loop.
+than two frames or over 64 KiB (``MAX_MESSAGE``), or with an event time outside ``max_clock_skew_s`` of the box
+clock, is counted as bad (by reason: ``frames``, ``oversized``, ``invalid``) and skipped; the peer's next
+messages are read as usual. Only a message part over ``SOCKET_HARD_CAP`` (4 MiB, memory protection) makes
+ZeroMQ drop the connection (``MAXMSGSIZE``) until the peer reconnects. Nothing a peer sends ends the loop.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ from rsu.sources.bounds import ClockWindow
 __all__ = ["run_zmq"]
 
 _POLL_MS = 100
+SOCKET_HARD_CAP = 4 * 1024 * 1024
+"""ZeroMQ's ``MAXMSGSIZE``: a larger message part disconnects the peer before it is allocated. The 64 KiB
+format limit is checked after receipt instead, so one oversized message costs only itself."""
+_MAX_TOPIC = 1024
 
 
 def run_zmq(cfg: AirStationZmqConfig, state: InputState, station: str, backoff: Backoff,
@@ -33,7 +39,7 @@ def run_zmq(cfg: AirStationZmqConfig, state: InputState, station: str, backoff: 
     while not stop.is_set():
         sock = ctx.socket(zmq.SUB)
         sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE + 1024)  # a peer sending more is disconnected by ZeroMQ
+        sock.setsockopt(zmq.MAXMSGSIZE, SOCKET_HARD_CAP)  # memory only: the format limit is checked per message
         sock.setsockopt(zmq.RECONNECT_IVL, int(backoff.initial * 1000))
         sock.setsockopt(zmq.RECONNECT_IVL_MAX, int(backoff.maximum * 1000))
         sock.setsockopt(zmq.SUBSCRIBE, cfg.topic.encode())
@@ -64,9 +70,11 @@ def _receive(sock: zmq.Socket, cfg: AirStationZmqConfig, state: InputState, stat
             continue
         frames = sock.recv_multipart()
         state.counts["received"] += 1
+        problem = _frame_problem(frames)
+        if problem is not None:
+            state.bad(*problem)
+            continue
         try:
-            if len(frames) > 2:
-                raise MessageError(f"expected [topic, json] or [json], got {len(frames)} frames")
             reading = parse_message(frames[-1], source=state.source_id, default_station=station,
                                     received_ns=window.wall_ns(), window=window)
         except MessageError as exc:
@@ -76,3 +84,14 @@ def _receive(sock: zmq.Socket, cfg: AirStationZmqConfig, state: InputState, stat
         state.alive(emit)
         state.counts["readings"] += 1
         emit(reading)
+
+
+def _frame_problem(frames: list[bytes]) -> tuple[str, str] | None:
+    """``(why, reason)`` when the message's shape or size is wrong, before its JSON is read."""
+    if len(frames) > 2:
+        return f"expected [topic, json] or [json], got {len(frames)} frames", "frames"
+    if len(frames[-1]) > MAX_MESSAGE:
+        return f"message: {len(frames[-1])} bytes, more than {MAX_MESSAGE}", "oversized"
+    if len(frames) == 2 and len(frames[0]) > _MAX_TOPIC:
+        return f"topic: {len(frames[0])} bytes, more than {_MAX_TOPIC}", "oversized"
+    return None

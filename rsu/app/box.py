@@ -19,6 +19,7 @@ from rsu_sdk import HealthEvent, Product
 
 from rsu.app.graph import Graph, Node
 from rsu.app.source_service import Source, SourceService
+from rsu.app.source_set import SourceSet
 from rsu.app.stages import LatestValueWorker
 from rsu.core.clock import SYSTEM_CLOCK, Clock
 from rsu.core.envelope import Envelope, Lane, lane_of, source_origin, stage_origin
@@ -50,8 +51,9 @@ class Box:
     :param inline_stages: stages run on the router thread, in order (e.g. the operator runner).
     :param worker_stages: slow stages run on their own thread with a latest-value slot (e.g. the detector);
         they come first in the graph.
-    :param input_policies: per source id: maximum age, capacity and what a full queue does; sources not named
-        get ``InputPolicy(None, queue_size, drop_policy)`` (never stale).
+    :param input_policies: per source id: maximum wait in the queue, capacity, what a full queue does and when
+        an arriving input counts as late; sources not named get ``InputPolicy(None, queue_size, drop_policy)``
+        (never stale, never counted late).
     :param services: other services the box owns (web server, samplers, heartbeat), started before the
         sources and stopped after the router.
     """
@@ -75,21 +77,22 @@ class Box:
             raise ValueError(f"drop_policy: expected 'drop_newest', 'drop_oldest' or 'block', got {drop_policy!r}")
         self.stats = stats or RunStats()
         self.clock = clock
-        self.sources = list(sources)
         self.sink = sink
         self.inline_stages = list(inline_stages)
         self.stop_event = threading.Event()
         self.lanes = Lanes(default_policy=InputPolicy(None, queue_size, drop_policy),  # type: ignore[arg-type]
-                           clock=clock, on_drop=self._dropped, on_stale=self._stale)
+                           clock=clock, on_drop=self._dropped, on_stale=self._stale, on_late=self._late)
         for key, policy in (input_policies or {}).items():
             self.lanes.set_policy(key, policy)
         self.workers = [LatestValueWorker(s, self._stage_emitter(s.name), self.stats) for s in worker_stages]
         nodes = [*(Node(w.stage, w.offer) for w in self.workers), *(Node(s) for s in self.inline_stages)]
         self.graph = Graph(nodes, self._deliver, on_error=self._stage_failed,
                            on_count=lambda name, key: self.stats.count(name, key))
-        self.source_services = [
-            SourceService(src, emit=self._source_emitter(src.id), report=self.report, stop_event=self.stop_event,
-                          stats=self.stats, backoff_s=restart_backoff_s) for src in self.sources]
+        self.source_set = SourceSet(  # the running sources; added, removed, restarted live (rsu/app/live_sources.py)
+            lambda src: SourceService(src, emit=self._source_emitter(src.id), report=self.report, stats=self.stats,
+                                      backoff_s=restart_backoff_s), self.lanes)
+        for src in sources:
+            self.source_set.add(src)
         self.services = ServiceStack()
         for service in services:
             self.services.add(service)
@@ -98,6 +101,15 @@ class Box:
         self._router_done = threading.Event()
         self._router = threading.Thread(target=self._route_loop, name="router", daemon=True)
         self._started = False
+
+    @property
+    def sources(self) -> list[Source]:
+        """The sources running now (a snapshot; sources come and go through :attr:`source_set`)."""
+        return self.source_set.sources
+
+    @property
+    def source_services(self) -> tuple[SourceService, ...]:
+        return self.source_set.services
 
     # -- input ---------------------------------------------------------------------------------
     def _source_emitter(self, source_id: str) -> Callable[[Product], None]:
@@ -142,6 +154,9 @@ class Box:
     def _stale(self, key: str, product: object) -> None:
         self.stats.stale_input(f"{key}.{type(product).__name__}")
 
+    def _late(self, key: str, product: object) -> None:
+        self.stats.late_input(f"{key}.{type(product).__name__}")
+
     def _deliver(self, product: Product, origin: str) -> None:
         self.stats.count("routed", type(product).__name__)  # every product that reached the outputs, by type
         self.sink.deliver(product, origin)
@@ -163,8 +178,7 @@ class Box:
             worker.start()
         self._router.start()
         self.services.start()
-        for service in self.source_services:
-            service.start()
+        self.source_set.start()
 
     def router_alive(self) -> bool:
         """True while the routing thread runs (from :meth:`start` until :meth:`stop` has drained)."""
@@ -178,7 +192,7 @@ class Box:
 
     def sources_finished(self) -> bool:
         """True when every source thread has ended (e.g. files played to the end)."""
-        return all(s.finished() for s in self.source_services)
+        return self.source_set.finished()
 
     def drain(self, timeout_s: float = 30.0) -> bool:
         """Wait until everything queued so far has been routed (tests, orderly shutdown)."""
@@ -200,8 +214,7 @@ class Box:
         stop the plugins (what they emit is still routed), the router, the services, then close the sink."""
         deadline = time.monotonic() + timeout
         self.stop_event.set()
-        for service in self.source_services:
-            service.stop(deadline)
+        self.source_set.stop(deadline)
         self.drain(max(1.0, deadline - time.monotonic()))
         for worker in self.workers:
             worker.close(max(0.1, deadline - time.monotonic()))
@@ -248,8 +261,8 @@ class Box:
         """The run summary; a component whose ``stats()`` fails is reported with its error, not raised."""
         stages = [*self.inline_stages, *(w.stage for w in self.workers)]
         return self.stats.summary(
-            sources={s.id: {**_safe_stats(s), "service": svc.stats()}
-                     for s, svc in zip(self.sources, self.source_services)},
+            sources={svc.source.id: {**_safe_stats(svc.source), "service": svc.stats()}
+                     for svc in self.source_services},
             stage_stats={s.name: _safe_stats(s) for s in stages},
             lanes=self.lanes.stats(),
             services=self.services.stats(),
