@@ -19,13 +19,15 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
+
+from rsu.core.waiting import wait_for
 
 __all__ = [
     "AdvancingStop", "Message", "ModbusServer", "SourceRun", "Subscriber", "ZmqCollector", "ZmqSub",
-    "clock_seconds", "coil_bank", "free_port", "running_box", "wait_until",
+    "clock_seconds", "coil_bank", "free_port", "make_video", "running_box", "wait_until",
 ]
 
 T = TypeVar("T")
@@ -41,30 +43,29 @@ def __getattr__(name: str) -> Any:  # the host's test kit, imported when first a
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-_TICK = threading.Event()  # never set: its wait() is the pause between two polls of wait_until
-
-
 def wait_until(predicate: Callable[[], T], timeout: float = 60.0, what: str = "the condition", *,
                interval: float = 0.01) -> T:
-    """Poll ``predicate`` until it returns something truthy and return that value.
+    """Poll ``predicate`` until it returns something truthy and return that (:func:`rsu.core.waiting.wait_for`).
 
     After ``timeout`` seconds without, raise ``AssertionError`` naming ``what`` and the last value seen. The
     timeout is a hang guard, never a measurement: give it generously (a loaded 2-core machine). ``predicate``
     may act as well as look (send a probe, feed a frame) before it answers.
     """
-    deadline = time.monotonic() + timeout
-    while True:
-        last = predicate()
-        if last:
-            return last
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what} (last: {last!r})")
-        _TICK.wait(interval)
+    return wait_for(predicate, timeout, what, interval)
 
 
-# -------------------------------------------------------------------------------------------------
-# ZeroMQ
-# -------------------------------------------------------------------------------------------------
+def make_video(path: Path, frames: int = 30, size: tuple[int, int] = (64, 48), *, fps: int = 30,
+               seed: int = 0) -> Path:
+    """A small MJPG video of random frames at ``path`` (what a file camera plays)."""
+    import cv2
+    import numpy as np
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
+    rng = np.random.default_rng(seed)
+    for _ in range(frames):
+        writer.write(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8))
+    writer.release()
+    return path
 
 
 def _sub_socket(ctx: Any, endpoint: str, prefix: str | bytes, configure: Callable[[Any], None] | None,

@@ -7,7 +7,6 @@ import time
 import types
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from rsu_sdk import Frame, HealthEvent
@@ -16,16 +15,11 @@ import rsu.sources.camera as camera_module
 from rsu.config.sources import CameraSourceConfig
 from rsu.core.clock import ManualClock
 from rsu.sources.camera import CameraSource
-from support import AdvancingStop, clock_seconds, wait_until
+from support import AdvancingStop, clock_seconds, make_video, wait_until
 
 
 def _video(path: Path, frames: int = 30, size: tuple[int, int] = (64, 48)) -> Path:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, size)
-    rng = np.random.default_rng(0)
-    for _ in range(frames):
-        writer.write(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8))
-    writer.release()
-    return path
+    return make_video(path, frames, size, fps=30, seed=0)
 
 
 def _cfg(url: Path | str, **kw) -> CameraSourceConfig:

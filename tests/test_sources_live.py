@@ -11,8 +11,6 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -20,6 +18,7 @@ from rsu_sdk import SensorReading
 
 from rsu.app.box_health import box_components
 from rsu.app.testing import Subscriber, running_box, wait_for
+from support import make_video
 from rsu.config import load_config
 from rsu.config.yaml_edit import add_source_text, remove_source_text
 
@@ -28,12 +27,7 @@ SITE = "live"
 
 
 def _video(path: Path, frames: int = 40, size: tuple[int, int] = (160, 120)) -> Path:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, size)
-    rng = np.random.default_rng(1)
-    for _ in range(frames):
-        writer.write(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8))
-    writer.release()
-    return path
+    return make_video(path, frames, size, fps=10, seed=1)
 
 
 def _camera(source_id: str, video: Path) -> dict[str, Any]:
@@ -254,7 +248,7 @@ class _Sink:
 
 
 def test_a_removed_source_that_outlives_its_deadline_reaches_nothing_and_an_empty_box_keeps_running() -> None:
-    from rsu.app.host import Box
+    from rsu.app.box import Box
 
     stuck, sink = _Stubborn("stuck"), _Sink()
     box = Box(sources=[stuck], sink=sink)

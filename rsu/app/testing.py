@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,23 +27,11 @@ import zmq
 from rsu.app.build import BuiltBox, build_box
 from rsu.config import RsuConfig, parse_config
 from rsu.core.clock import SYSTEM_CLOCK, Clock, ManualClock
+from rsu.core.waiting import wait_for
 
 __all__ = ["AdvancingStop", "Message", "Subscriber", "clock_seconds", "free_port", "running_box", "wait_for"]
 
 T = TypeVar("T")
-
-
-def wait_for(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.02) -> T:
-    """Poll ``predicate`` until it returns something truthy and return that; after ``timeout`` seconds raise
-    ``AssertionError`` naming ``what`` and the last value seen."""
-    deadline = time.monotonic() + timeout
-    while True:
-        last = predicate()
-        if last:
-            return last
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what} (last: {last!r})")
-        time.sleep(interval)
 
 
 def free_port(host: str = "127.0.0.1", kind: int = socket.SOCK_STREAM) -> int:
