@@ -7,6 +7,7 @@ from typing import Any
 from rsu.app.heartbeat import HeartbeatService, source_status
 from rsu.app.box import Box
 from rsu.app.storage_health import storage_component
+from rsu.publish.payloads import publish_product
 
 __all__ = ["heartbeat_service", "box_components"]
 
@@ -42,9 +43,7 @@ def box_components(box: Box, plugins: Any) -> list[tuple[str, str, str, str, dic
 
 
 def heartbeat_service(box: Box, publisher: Any, plugins: Any, interval_s: float) -> HeartbeatService:
-    """The heartbeat of ``box``, published through ``publisher`` as product ``health``."""
-
-    def publish(source: str, data: dict[str, Any]) -> None:
-        publisher.publish("health", data, source=source, schema="rsu.health/1")
-
-    return HeartbeatService(publish, lambda: box_components(box, plugins), interval_s)
+    """The heartbeat of ``box``: :class:`~rsu_sdk.HealthEvent` values published through ``publisher`` with the
+    payload code of every product (``health``, ``rsu.health/1``, event time: the box's wall clock)."""
+    return HeartbeatService(lambda event: publish_product(publisher, event), lambda: box_components(box, plugins),
+                            interval_s, wall_ns=box.clock.wall_ns)

@@ -3,13 +3,16 @@
 Parts, in graph order: the sources (:mod:`rsu.app.source_types`), the detector worker
 (:func:`rsu.app.perception.detector_stage`), fault prediction (:mod:`rsu.app.fault_setup`), the operator
 runner (:mod:`rsu.pipeline.assemble`), the power stage; then the outputs (publisher, plugins) and the services
-the box owns (heartbeat, web server, samplers), stopped in reverse order.
+the box owns (heartbeat, web server, samplers), stopped in reverse order. A build that fails part-way closes
+what it had built so far, in reverse order too (an :class:`~contextlib.ExitStack`).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,14 +123,49 @@ def _stages(cfg: RsuConfig, *, emit_as: Callable[[str], Callable[[Product], None
     return inline, workers
 
 
+def _quietly(name: str, close: Callable[[], object]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            close()
+        except Exception:  # noqa: BLE001 - the other parts must still close
+            log.exception("closing %s of a box that failed to build failed", name)
+
+    return run
+
+
+class _OwnedServices(list[Service]):
+    """The build's service list: each service appended is also stopped by ``stack`` if the build fails."""
+
+    def __init__(self, stack: ExitStack) -> None:
+        super().__init__()
+        self._stack = stack
+
+    def append(self, service: Service) -> None:
+        super().append(service)
+        self._stack.callback(_quietly(service.name, lambda: service.stop(time.monotonic() + 10.0)))
+
+
 def build_box(cfg: RsuConfig, *, base_dir: Path, state_root: Path | None = None, clock: Clock = SYSTEM_CLOCK,
               extra_plugins: Sequence[tuple[str, object]] = (), config_path: Path | None = None) -> BuiltBox:
     """Assemble the box ``cfg`` describes; raise :class:`StartupError` listing every problem.
+
+    A build that fails closes exactly what it had built (publisher, Kafka output, services, web server), in
+    reverse order, before the error leaves: no bound port and no thread of the half-built box is left.
 
     :param extra_plugins: ``(name, plugin object)`` registered beside the entry points (tests, embedding);
         each must still be enabled in ``plugins.enabled``.
     :param config_path: the file ``cfg`` was read from: source changes made with ``persist`` are written there.
     """
+    with ExitStack() as stack:  # closes what was built, in reverse order, only if the build raises
+        built = _build(cfg, stack, base_dir=base_dir, state_root=state_root, clock=clock,
+                       extra_plugins=extra_plugins, config_path=config_path)
+        stack.pop_all()  # built: the box owns its parts now
+        return built
+
+
+def _build(cfg: RsuConfig, stack: ExitStack, *, base_dir: Path, state_root: Path | None, clock: Clock,
+           extra_plugins: Sequence[tuple[str, object]], config_path: Path | None) -> BuiltBox:
+    """:func:`build_box`'s steps; each part that holds a socket or a thread is registered on ``stack``."""
     from rsu.app.memory_service import MemoryService, tune_from_config
     from rsu.plugins.host import PluginHost
     from rsu.plugins.manager import PluginLoadError
@@ -149,34 +187,44 @@ def build_box(cfg: RsuConfig, *, base_dir: Path, state_root: Path | None = None,
         publisher = ZmqPublisher.from_config(cfg)
     except Exception as exc:  # zmq.ZMQError (address in use, bad endpoint) or a CURVE key problem
         raise StartupError([f"publish.zmq.endpoint {cfg.publish.zmq.endpoint}: {exc}"]) from None
+    stack.callback(_quietly("publisher", publisher.close))
     if cfg.publish.uplink.enabled:  # thin / batch / hold products by priority as the link slows
         from rsu.publish.uplink import UplinkPublisher
 
         publisher = UplinkPublisher(publisher, cfg.publish.uplink,  # type: ignore[assignment]
                                     journal=cfg.pipeline.checkpoint.dir / "uplink-held.jsonl")
+        stack.callback(_quietly("uplink", publisher.close))
     try:
         plugins = PluginHost.from_config(cfg, publisher=publisher, state_root=state_root, extra_plugins=extra_plugins,
                                          emit_sink=lambda product, origin: box_ref[0].ingest(product, origin))
     except PluginLoadError as exc:
-        publisher.close()
         raise StartupError(list(exc.problems)) from None
-    services: list[Service] = []
+    stack.callback(_quietly("plugins", plugins.stop))  # started last; stops only what started
+    services: list[Service] = _OwnedServices(stack)
     source_table = collect_sources(plugins.loaded.pm)
     sources = build_sources(cfg, base_dir, source_table, problems)
     inline, workers = _stages(cfg, emit_as=emit_as, base_dir=base_dir, stats=stats, problems=problems,
                               services=services, pm=plugins.loaded.pm,
                               activity=lambda source: box_ref[0].lanes.last_put_ns(source))
     if problems:
-        publisher.close()
         raise StartupError(problems)
     inline += power_stages(cfg, workers=workers, services=services)  # idle CPU cap (power.enabled)
     from rsu.publish.kafka_output import KafkaOutput
 
-    outputs = Outputs(publisher, plugins, stats, clock=clock, kafka=KafkaOutput.from_config(cfg))
+    kafka = KafkaOutput.from_config(cfg)
+    if kafka is not None:
+        stack.callback(_quietly("kafka", kafka.close))
+    outputs = Outputs(publisher, plugins, stats, clock=clock, kafka=kafka)
     box = Box(sources=[s for _, s in sources], sink=outputs, inline_stages=inline, worker_stages=workers,
               stats=stats, queue_size=cfg.pipeline.queue.size, drop_policy=cfg.pipeline.queue.drop_policy,
               input_policies=input_policies(cfg, sources, source_table), clock=clock)
     box_ref.append(box)
+    from rsu.app.dataflow import DataflowError, box_dataflow
+
+    try:  # the registered StageSpecs: their computed edges must be the router's routes
+        flow = box_dataflow(cfg, box, plugins.loaded.pm, source_table)
+    except DataflowError as exc:
+        raise StartupError(exc.problems) from None
     built = BuiltBox(box=box, config=cfg, endpoint=publisher.endpoint)
     from rsu.app.live_sources import LiveSources
 
@@ -190,7 +238,6 @@ def build_box(cfg: RsuConfig, *, base_dir: Path, state_root: Path | None = None,
     try:
         built.services = attach(built)  # metrics, dashboard live state (output taps), web server bound
     except RsuError as exc:
-        publisher.close()
         raise StartupError([str(exc)]) from None
     services.append(CallbackService("web", on_start=built.services.start, on_stop=built.services.close))
     services.append(heartbeat_service(box, publisher, plugins, cfg.publish.health_interval_s))
@@ -198,5 +245,7 @@ def build_box(cfg: RsuConfig, *, base_dir: Path, state_root: Path | None = None,
     for service in services:
         box.services.add(service)
     plugins.start()
-    log.debug("dataflow:\n  %s", "\n  ".join(box.graph.describe()))
+    from rsu.app.dataflow_render import text
+
+    log.debug("dataflow:\n  %s", "\n  ".join(text(flow)))
     return built

@@ -6,7 +6,8 @@ consumes its type (worker stages get it through their latest-value slot, inline 
 their outputs enter the graph just after them), and then to the outputs (publisher and plugins). Nothing ever
 goes back to a stage at or before the one that made it, so no product re-enters the queue it came from.
 
-:meth:`Graph.describe` prints the edges (``rsu run -v`` logs them; docs/architecture.md draws them).
+:mod:`rsu.app.dataflow` computes the edges from the registered stage specs and checks that they are these routes
+(``rsu graph CONFIG`` prints them; ``rsu -vv run`` logs them; docs/architecture.md draws the demo's).
 """
 
 from __future__ import annotations
@@ -93,13 +94,3 @@ class Graph:
         for result in node.stage.finish(end_of_input):
             self._on_count(node.name, "out")
             self.route(result, f"stage:{node.name}", index + 1)
-
-    def describe(self) -> list[str]:
-        """One line per edge: ``sources -> stage``, ``stage -> stage``, ``stage -> outputs``."""
-        lines = []
-        for i, node in enumerate(self.nodes):
-            kinds = ", ".join(t.__name__ for t in node.stage.handles)
-            how = "worker thread, latest value" if node.offer is not None else "router thread"
-            lines.append(f"[{i}] {node.name} ({how}) consumes {kinds}; outputs go to stages after {i} and out")
-        lines.append("every product -> outputs (ZeroMQ publisher, Kafka if configured, plugins)")
-        return lines

@@ -2,7 +2,9 @@
 
 Operators watch these rather than transitions alone: each says the component's status (``ok``, ``degraded``,
 ``down``), a short message, and ``details`` (its counters and state: rates, drops, stale inputs, last error).
-It publishes straight through the publisher from its own thread, so a box whose router is stuck still says so.
+Each beat is a :class:`~rsu_sdk.HealthEvent` with ``heartbeat=True``, the one health type of the box, published
+with its schema and event time like any product, but straight from its own thread, so a box whose router is
+stuck still says so.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from rsu_sdk import HealthEvent
 
 from rsu.metrics.health import source_opened
 
@@ -38,18 +42,22 @@ def json_details(value: Any, depth: int = 0) -> Any:
 class HeartbeatService:
     """Publishes the heartbeat every ``interval_s`` seconds (and once at start).
 
-    :param publish: ``publish(source, data)`` — the box's publisher for product ``health``.
+    :param publish: ``publish(event)`` — the box's publisher for a :class:`~rsu_sdk.HealthEvent` (product
+        ``health``, schema ``rsu.health/1``, its event time).
     :param components: returns ``(topic source, component, status, message, details)`` for each component.
+    :param wall_ns: the event time of a beat (ns since the Unix epoch), read once per beat.
     """
 
     name = "heartbeat"
 
-    def __init__(self, publish: Callable[[str, dict[str, Any]], None],
-                 components: Callable[[], list[tuple[str, str, str, str, dict[str, Any]]]], interval_s: float) -> None:
+    def __init__(self, publish: Callable[[HealthEvent], None],
+                 components: Callable[[], list[tuple[str, str, str, str, dict[str, Any]]]], interval_s: float,
+                 *, wall_ns: Callable[[], int] = time.time_ns) -> None:
         if interval_s <= 0:
             raise ValueError(f"interval_s: expected > 0, got {interval_s}")
         self._publish = publish
         self._components = components
+        self._wall_ns = wall_ns
         self.interval_s = interval_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="heartbeat", daemon=True)
@@ -74,11 +82,12 @@ class HeartbeatService:
             log.exception("collecting the heartbeat failed")
             self.errors += 1
             return 0
+        t_event_ns = self._wall_ns()
         for source, component, status, message, details in components:
-            data = {"component": component, "status": status, "message": message, "heartbeat": True,
-                    "details": json_details(details)}
             try:
-                self._publish(source, data)
+                self._publish(HealthEvent(source=source, t_event_ns=t_event_ns, component=component,
+                                          status=status,  # type: ignore[arg-type]
+                                          message=message, details=json_details(details), heartbeat=True))
                 n += 1
             except Exception:  # noqa: BLE001
                 self.errors += 1

@@ -78,6 +78,8 @@ class MuxedDetectorStage(TimedStage):
         ``post``): the detector stage's latency, as :class:`TimedStage` measures it without batching.
     """
 
+    thread_model = "batch worker"  # its own batching thread emits (rsu.app.dataflow reads this)
+
     def __init__(self, detector: BatchDetector, post: Stage, *, window_ms: float, max_batch: int | None,
                  emit: Callable[[Product], None], cameras: Sequence[str] = (),
                  histogram: LatencyHistogram | None = None, clock: Clock = SYSTEM_CLOCK) -> None:

@@ -35,10 +35,11 @@ def _register() -> None:
     from rsu.cli import flink as flink_cmd
     from rsu.cli import soak as soak_cmd
     from rsu.cli import sources as sources_cmd
+    from rsu.cli import graph as graph_cmd
 
     for module in (bench, check, run, plugins_cmd, plugin_new, tap, keys, model, detect, assets,
                    simulate, eval_cmd, calibrate, power_cmd, serve_inference, federate, v2x_cmd, kafka_cmd,
-                   fuzz_cmd, soak_cmd, flink_cmd, sources_cmd):
+                   fuzz_cmd, soak_cmd, flink_cmd, sources_cmd, graph_cmd):
         main.add_command(module.command)
 
 

@@ -9,6 +9,7 @@ still stop.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,22 +35,45 @@ class Service(Protocol):
 
 @dataclass
 class CallbackService:
-    """A service made of two callables, for components whose start and stop are plain functions."""
+    """A service made of two callables, for components whose start and stop are plain functions.
+
+    ``on_stop`` takes no deadline, so :meth:`stop` runs it on a helper thread and waits for it until the
+    deadline only: one that takes longer is logged and counted (``stop_overran``) and left to finish there.
+    An exception it raises in time is re-raised to the caller.
+    """
 
     name: str
     on_start: Callable[[], None] | None = None
     on_stop: Callable[[], None] | None = None
+    stop_overran: int = 0
 
     def start(self) -> None:
         if self.on_start is not None:
             self.on_start()
 
     def stop(self, deadline: float) -> None:
-        if self.on_stop is not None:
-            self.on_stop()
+        """Call ``on_stop`` and return by ``deadline`` (a :func:`time.monotonic` value) whatever it does."""
+        if self.on_stop is None:
+            return
+        on_stop, failed = self.on_stop, []
+
+        def run() -> None:
+            try:
+                on_stop()
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+                failed.append(exc)
+
+        thread = threading.Thread(target=run, name=f"stop-{self.name}", daemon=True)
+        thread.start()
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            self.stop_overran += 1
+            log.warning("service %s did not stop by its deadline; it goes on stopping in the background", self.name)
+        elif failed:
+            raise failed[0]
 
     def stats(self) -> dict[str, Any]:
-        return {}
+        return {"stop_overran": self.stop_overran} if self.stop_overran else {}
 
 
 class ServiceStack:

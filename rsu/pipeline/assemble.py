@@ -8,7 +8,7 @@ from typing import Any
 
 from rsu.pipeline.operators import Operator
 
-__all__ = ["operators_from_config", "embedded_runner", "checkpoint_dir"]
+__all__ = ["operators_from_config", "embedded_runner", "checkpoint_dir", "wants_fusion"]
 
 
 def operators_from_config(cfg: Any, extra: Sequence[Operator] = ()) -> list[Operator]:
@@ -16,13 +16,16 @@ def operators_from_config(cfg: Any, extra: Sequence[Operator] = ()) -> list[Oper
     predictor's per-device windows, built by their owners)."""
     from rsu.pipeline.fusion_op import FusionOperator
 
-    ops: list[Operator] = []
-    fc = cfg.fusion
-    has_radar = bool(fc.radars) or any(getattr(s, "pose", None) is not None for s in cfg.sources)
-    if fc.enabled and (fc.cameras or has_radar):
-        ops.append(FusionOperator(cfg))
+    ops: list[Operator] = [FusionOperator(cfg)] if wants_fusion(cfg) else []
     ops.extend(extra)
     return ops
+
+
+def wants_fusion(cfg: Any) -> bool:
+    """True when the config runs the fusion operator: enabled, with a calibrated camera or a placed radar."""
+    fc = cfg.fusion
+    has_radar = bool(fc.radars) or any(getattr(s, "pose", None) is not None for s in cfg.sources)
+    return bool(fc.enabled and (fc.cameras or has_radar))
 
 
 def checkpoint_dir(cfg: Any, base_dir: Path | None = None) -> Path:

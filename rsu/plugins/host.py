@@ -1,12 +1,12 @@
 """Run the enabled plugins: start them, hand each product to each plugin's worker, stop them.
 
 The sensor path only ever calls :meth:`PluginHost.dispatch`, which queues and returns: a plugin that
-raises is counted and, after ``failure_limit`` failures in a row, disabled (a ``health`` product is
-published and a :class:`~rsu_sdk.types.HealthEvent` goes to the other plugins). Each plugin's queue has two
-lanes (:mod:`rsu.plugins.queues`): the box's safety products (:data:`rsu.core.envelope.SAFETY_TYPES`) are never
-dropped and reach the plugin first, in order; for the rest, a slow plugin gets the newest per source and device
-(older ones are shed, counted). Only a plugin whose safety lane holds ``safety_queue_size`` products makes
-``dispatch`` wait (back-pressure, counted in its stats).
+raises is counted and, after ``failure_limit`` failures in a row, disabled (a ``down``
+:class:`~rsu_sdk.types.HealthEvent` is published, with its schema and event time, and goes to the other
+plugins). Each plugin's queue has two lanes (:mod:`rsu.plugins.queues`): the box's safety products
+(:data:`rsu.core.envelope.SAFETY_TYPES`) are never dropped and reach the plugin first, in order; for the rest, a
+slow plugin gets the newest per source and device (older ones are shed, counted). Only a plugin whose safety
+lane holds ``safety_queue_size`` products makes ``dispatch`` wait (back-pressure, counted in its stats).
 """
 
 from __future__ import annotations
@@ -221,14 +221,21 @@ class PluginHost:
         self._emit_sink(product, f"plugin:{origin}")
 
     def _on_disabled(self, name: str, reason: str) -> None:
-        component = f"plugin:{name}"
+        """Report a disabled plugin as a ``down`` :class:`HealthEvent` on ``health/plugin.<name>``: through the
+        box's lanes (published with schema and event time, then to the other plugins) or, without them, published
+        here with the payload code and dispatched to the others (once they run)."""
+        event = HealthEvent(source=f"plugin.{name}", t_event_ns=time.time_ns(), component=f"plugin:{name}",
+                            status="down", message=reason)
+        if self._emit_sink is not None:
+            try:
+                self._emit_sink(event, f"plugin:{name}")
+            except Exception:  # noqa: BLE001 - the health report must not take the host down
+                log.exception("reporting the health of plugin %s failed", name)
+            return
         try:
-            self.publisher.publish("health", {"component": component, "status": "down", "message": reason},
-                                   source=f"plugin.{name}")
+            publish_product(self.publisher, event)
         except Exception:  # noqa: BLE001 - the health report must not take the host down
             log.exception("publishing the health of plugin %s failed", name)
-        event = HealthEvent(source="rsu", t_event_ns=time.time_ns(), component=component, status="down",
-                            message=reason)
         if self._running:
             self.dispatch(event, exclude=name)
         else:

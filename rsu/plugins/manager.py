@@ -32,9 +32,10 @@ log = logging.getLogger("rsu.plugins")
 BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("rsu-sources", "rsu.sources.builtin:BuiltinSources"),
     ("rsu-flink-results", "rsu.pipeline.flink.results_source:FlinkResults"),
+    ("rsu-stages", "rsu.app.stage_specs:BuiltinStages"),
 )
 """``(name, "module:attr")`` of plugins shipped inside ``rsu`` itself, loaded like entry points and always
-enabled: the host registers its own source types through the same hook as third parties.
+enabled: the host registers its own source types and stages through the same hooks as third parties.
 
 The plugins under ``plugins/`` are separate distributions and register through the ``rsu.plugins``
 entry point group instead. Built-ins get no worker (they implement no product hook) and are not part of

@@ -11,9 +11,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pluggy
-from rsu_sdk.records import EncoderSpec, ModelSpec, SourceSpec
+from rsu_sdk.records import EncoderSpec, ModelSpec, SourceSpec, StageSpec
 
-__all__ = ["call_impl", "collect_encoders", "installed_decoders", "collect_models", "collect_sources", "collect_records", "impls_of"]
+__all__ = ["call_impl", "collect_encoders", "installed_decoders", "collect_models", "collect_sources", "collect_stages",
+           "collect_records", "impls_of"]
 
 log = logging.getLogger("rsu.plugins")
 
@@ -90,6 +91,11 @@ def collect_encoders(pm: pluggy.PluginManager, problems: list[str] | None = None
 def collect_sources(pm: pluggy.PluginManager, problems: list[str] | None = None) -> dict[str, SourceSpec]:
     """Plugin source kinds by their ``type`` value."""
     return collect_records(pm, "rsu_register_sources", SourceSpec, lambda r: r.kind, problems)
+
+
+def collect_stages(pm: pluggy.PluginManager, problems: list[str] | None = None) -> dict[str, StageSpec]:
+    """Dataflow stages and outputs by ``name [thread]`` (a stage may run in more than one way)."""
+    return collect_records(pm, "rsu_register_stages", StageSpec, lambda r: f"{r.name} [{r.thread}]", problems)
 
 
 def collect_models(pm: pluggy.PluginManager, problems: list[str] | None = None) -> dict[str, ModelSpec]:

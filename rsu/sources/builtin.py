@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rsu_sdk import SourceSpec, hookimpl
+from rsu_sdk import Detections, Frame, RadarScan, SensorReading, SourceSpec, hookimpl
 
 __all__ = ["BuiltinSources", "SourceProblem", "builtin_specs", "local_path"]
 
@@ -74,20 +74,21 @@ def _air_station(src: Any, base_dir: Path) -> Any:
     return AirStationSource(src)
 
 
-_BUILTIN: tuple[tuple[str, Any, bool, str], ...] = (
-    ("camera", _camera, False, "OpenCV camera: file, RTSP, V4L2 or GStreamer; newest frame, reconnects"),
-    ("ars408", _ars408, False, "Continental ARS408 radar over CAN (python-can)"),
-    ("radar_udp", _radar_udp, False, "radar object lists as JSON datagrams over UDP"),
-    ("replay", _replay, False, "a recorded intersection: camera detections and ARS408 CAN frames"),
-    ("sensor_replay", _sensor_replay, True, "recorded plant sensor readings (CSV)"),
-    ("air_station", _air_station, True, "air-quality stations over ZeroMQ, Modbus or a recording"),
+_BUILTIN: tuple[tuple[str, Any, bool, tuple[type, ...], str], ...] = (
+    ("camera", _camera, False, (Frame,), "OpenCV camera: file, RTSP, V4L2 or GStreamer; newest frame, reconnects"),
+    ("ars408", _ars408, False, (RadarScan,), "Continental ARS408 radar over CAN (python-can)"),
+    ("radar_udp", _radar_udp, False, (RadarScan,), "radar object lists as JSON datagrams over UDP"),
+    ("replay", _replay, False, (Detections, RadarScan),
+     "a recorded intersection: camera detections and ARS408 CAN frames"),
+    ("sensor_replay", _sensor_replay, True, (SensorReading,), "recorded plant sensor readings (CSV)"),
+    ("air_station", _air_station, True, (SensorReading,), "air-quality stations over ZeroMQ, Modbus or a recording"),
 )
 
 
 def builtin_specs() -> list[SourceSpec]:
     """The records :class:`BuiltinSources` registers."""
-    return [SourceSpec(kind=kind, build=build, readings=readings, description=text)
-            for kind, build, readings, text in _BUILTIN]
+    return [SourceSpec(kind=kind, build=build, readings=readings, produces=produces, description=text)
+            for kind, build, readings, produces, text in _BUILTIN]
 
 
 class BuiltinSources:

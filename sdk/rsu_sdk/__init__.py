@@ -15,7 +15,7 @@ import pluggy
 
 from rsu_sdk.context import PluginContext, Publisher, SiteInfo
 from rsu_sdk.errors import InvalidDataError, PluginConfigError, PublishError, RsuError
-from rsu_sdk.records import EncoderSpec, ModelSpec, SourceSpec
+from rsu_sdk.records import EncoderSpec, ModelSpec, SourceSpec, StageSpec
 from rsu_sdk.routing import PRODUCT_HOOKS, hook_for
 from rsu_sdk.types import (
     ACTIONS,
@@ -81,6 +81,7 @@ __all__ = [
     "SensorReading",
     "SiteInfo",
     "SourceSpec",
+    "StageSpec",
     "__version__",
     "hook_for",
     "hookimpl",

@@ -5,10 +5,13 @@ Their fields are scalars, tuples and read-only mappings; ``==`` and ``hash`` com
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, get_args
+
+import numpy as np
 
 from rsu_sdk._checks import FROZEN, check_finite, check_literal, check_source, check_time
 from rsu_sdk.errors import InvalidDataError
@@ -191,15 +194,22 @@ class ActuationOutcome:
                 f"ActuationOutcome.command: expected ActuationCommand, got {type(self.command).__name__}")
 
 
-@dataclass(**FROZEN)
+@dataclass(**FROZEN, eq=False)
 class HealthEvent:
-    """The health of a component (source, plugin, model or link), reported when it changes.
+    """The health of a component (source, plugin, model or link): on every change, and as the box's heartbeat.
 
     :param source: who reports it, e.g. ``rsu`` (the host) or a source id.
     :param t_event_ns: when it was observed, integer ns since the Unix epoch.
     :param component: ``<kind>:<id>``, e.g. ``source:cam-1`` or ``plugin:traffic_broadcast``.
     :param status: one of :data:`HEALTH_STATUSES`: ``ok``, ``degraded`` or ``down``.
     :param message: a human-readable explanation (may be empty), e.g. the last error.
+    :param details: the component's counters and state (e.g. rates, drops, the last error), JSON-like: str keys;
+        numbers, strings, booleans, None, nested mappings and lists. Kept as a read-only copy (lists become
+        tuples); empty by default.
+    :param heartbeat: True on the box's periodic report (published with ``"heartbeat": true`` and its
+        ``details``), False on a change.
+
+    .. versionchanged:: 0.3 ``details`` and ``heartbeat`` added (defaults keep the old values and payload).
     """
 
     source: str
@@ -207,8 +217,62 @@ class HealthEvent:
     component: str
     status: HealthStatus
     message: str = ""
+    details: Mapping[str, Any] = field(default_factory=dict)
+    heartbeat: bool = False
 
     def __post_init__(self) -> None:
         check_source("HealthEvent", self.source)
         check_time("HealthEvent", self.t_event_ns)
         check_literal("HealthEvent", "status", self.status, HEALTH_STATUSES)
+        if not isinstance(self.details, Mapping):
+            raise InvalidDataError(f"HealthEvent.details: expected a mapping, got {type(self.details).__name__}")
+        object.__setattr__(self, "details", _frozen_json(self.details, "HealthEvent.details"))
+        object.__setattr__(self, "heartbeat", bool(self.heartbeat))
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.source, self.t_event_ns, self.component, self.status, self.message, thaw(self.details),
+                self.heartbeat)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not HealthEvent:
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:  # details are left out: equal events still hash equal
+        return hash((HealthEvent, self.source, self.t_event_ns, self.component, self.status, self.message))
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Picklable (read-only mappings are not): rebuilt through the constructor."""
+        return _new_health, (self.source, self.t_event_ns, self.component, self.status, self.message,
+                             thaw(self.details), self.heartbeat)
+
+
+def _new_health(source: str, t_event_ns: int, component: str, status: HealthStatus, message: str,
+                details: dict[str, Any], heartbeat: bool) -> HealthEvent:
+    return HealthEvent(source=source, t_event_ns=t_event_ns, component=component, status=status, message=message,
+                       details=details, heartbeat=heartbeat)
+
+
+def _frozen_json(value: Any, where: str) -> Any:
+    """A read-only copy of JSON-like ``value``; :class:`InvalidDataError` names the first other value."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Mapping):
+        return MappingProxyType({str(k): _frozen_json(v, f"{where}.{k}") for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen_json(v, f"{where}[{i}]") for i, v in enumerate(value))
+    raise InvalidDataError(f"{where}: expected a JSON-like value, got {type(value).__name__}")
+
+
+def thaw(value: Any) -> Any:
+    """Plain dicts and lists of a read-only JSON-like value (e.g. :attr:`HealthEvent.details`), for JSON: a
+    float that is not finite becomes None (JSON has no NaN)."""
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [thaw(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

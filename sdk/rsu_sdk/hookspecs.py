@@ -26,7 +26,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from rsu_sdk.context import PluginContext
-    from rsu_sdk.records import EncoderSpec, ModelSpec, SourceSpec
+    from rsu_sdk.records import EncoderSpec, ModelSpec, SourceSpec, StageSpec
     from rsu_sdk.types import (
         ActuationCommand,
         ActuationOutcome,
@@ -131,6 +131,25 @@ def rsu_register_sources() -> Sequence[SourceSpec]:
         @hookimpl
         def rsu_register_sources():
             return [SourceSpec(kind="weather", open=open_weather_station)]
+    """
+
+
+@hookspec
+def rsu_register_stages() -> Sequence[StageSpec]:
+    """Declare dataflow stages (name, products in and out, thread model), so the host can draw and check the
+    graph (``rsu graph``); the host's own stages are registered through this hook too.
+
+    Called once at start-up, on the box's main thread, and by ``rsu graph``.
+
+    :returns: the stage specs this plugin provides.
+
+    .. versionadded:: 0.3
+
+    Example::
+
+        @hookimpl
+        def rsu_register_stages():
+            return [StageSpec(name="counter", consumes=(ObjectList,), produces=(Alarm,))]
     """
 
 

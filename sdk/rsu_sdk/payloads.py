@@ -35,6 +35,7 @@ import numpy as np
 
 from rsu_sdk.context import Publisher
 from rsu_sdk.errors import InvalidDataError
+from rsu_sdk.events import thaw
 from rsu_sdk.types import (
     ActuationCommand,
     ActuationOutcome,
@@ -161,7 +162,12 @@ def _outcome(o: ActuationOutcome) -> dict[str, Any]:
 
 
 def _health(h: HealthEvent) -> dict[str, Any]:
-    return {"component": h.component, "status": h.status, "message": h.message}
+    out: dict[str, Any] = {"component": h.component, "status": h.status, "message": h.message}
+    if h.heartbeat:
+        out["heartbeat"] = True
+    if h.heartbeat or h.details:
+        out["details"] = thaw(h.details)
+    return out
 
 
 _CONVERTERS: dict[type, tuple[str, str, Callable[[Any], dict[str, Any]]]] = {

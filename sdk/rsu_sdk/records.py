@@ -12,7 +12,7 @@ from rsu_sdk.types import ObjectList, Product
 if TYPE_CHECKING:
     from rsu_sdk.context import SiteInfo
 
-__all__ = ["SourceSpec", "EncoderSpec", "ModelSpec"]
+__all__ = ["SourceSpec", "EncoderSpec", "ModelSpec", "StageSpec", "THREAD_MODELS"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,8 +34,10 @@ class SourceSpec:
         built (a missing file).
     :param readings: whether it yields plant :class:`~rsu_sdk.SensorReading` products (fault prediction runs
         only when some enabled source may).
+    :param produces: the product types it yields (``rsu graph`` draws them); empty: any product.
 
     .. versionchanged:: 0.2 ``build`` and ``readings`` added; ``open`` optional when ``build`` is given.
+    .. versionchanged:: 0.3 ``produces`` added.
     """
 
     kind: str
@@ -44,6 +46,7 @@ class SourceSpec:
     description: str = ""
     build: Callable[[Any, Path], Any] | None = None
     readings: bool = True
+    produces: tuple[type, ...] = ()
 
     def __post_init__(self) -> None:
         if (self.open is None) == (self.build is None):
@@ -85,3 +88,41 @@ class ModelSpec:
     path: Path
     kind: str
     metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+THREAD_MODELS = ("inline", "latest-value worker", "batch worker", "periodic")
+"""Where a stage runs: on the router thread, on its own thread keeping the newest input per key, on its own
+thread taking batches from a queue, or on a timer thread that consumes no products."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StageSpec:
+    """One step of the box's dataflow (a stage or an output), declared once and registered through
+    ``rsu_register_stages``; the host computes the edges between stages from these.
+
+    :param name: the stage's name (``stage.name`` of the running stage it describes), e.g. ``detector``.
+    :param consumes: the product types it takes; :data:`~rsu_sdk.PRODUCT_TYPES` for an output that takes everything.
+    :param produces: the product types it makes (routed on to later stages and the outputs).
+    :param observes: product types it only watches (never leading to its products): no graph order or cycle
+        follows from them; the router hands it those made before it (sources, plugins, earlier stages).
+    :param thread: one of :data:`THREAD_MODELS`.
+    :param queue: how its input is queued or shed, in words.
+    :param output: True for the outputs (publisher, plugins, ...): they end the graph, and what they produce
+        enters it again at the first stage, so they never close a cycle.
+    :param description: one line for ``rsu graph``.
+
+    .. versionadded:: 0.3
+    """
+
+    name: str
+    consumes: tuple[type, ...]
+    produces: tuple[type, ...] = ()
+    observes: tuple[type, ...] = ()
+    thread: str = "inline"
+    queue: str = ""
+    output: bool = False
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.thread not in THREAD_MODELS:
+            raise ValueError(f"StageSpec {self.name!r}: thread must be one of {THREAD_MODELS}, got {self.thread!r}")

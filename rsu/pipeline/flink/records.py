@@ -84,7 +84,8 @@ def _alarm(e: Mapping[str, Any]) -> Alarm:
 
 def _health(e: Mapping[str, Any]) -> HealthEvent:
     return HealthEvent(source=e["source"], t_event_ns=int(e["t_event"]), component=e["component"],
-                       status=e["status"], message=e.get("message") or "")
+                       status=e["status"], message=e.get("message") or "", details=e.get("details") or {},
+                       heartbeat=bool(e.get("heartbeat")))
 
 
 DECODERS: dict[str, Callable[[Mapping[str, Any]], Product]] = {

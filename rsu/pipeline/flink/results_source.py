@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from rsu_sdk import SourceSpec, hookimpl
+from rsu_sdk import ObjectList, Prediction, SourceSpec, hookimpl
 
 __all__ = ["FlinkResults", "SETTINGS_SCHEMA"]
 
@@ -51,5 +51,6 @@ class FlinkResults:
 
     @hookimpl
     def rsu_register_sources(self) -> list[SourceSpec]:
-        return [SourceSpec(kind="flink_results", build=_build, readings=False, config_schema=SETTINGS_SCHEMA,
+        return [SourceSpec(kind="flink_results", build=_build, readings=False, produces=(ObjectList, Prediction),
+                           config_schema=SETTINGS_SCHEMA,
                            description="the Kafka-fed Flink job's committed results (read_committed)")]
