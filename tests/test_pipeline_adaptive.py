@@ -53,10 +53,39 @@ def test_rate_limited_stage_admits_frames_at_the_rate() -> None:
     frames = [SensorReading(source="cam", t_event_ns=T0 + i * 50_000_000, device="d", values={}) for i in range(20)]
     admitted = sum(len(stage.process(f)) for f in frames)   # 20 Hz in, 5 Hz quiet -> every 4th
     assert admitted == 5 and stage.counts["skipped"] == 15
-    stage.process(objects(9))                               # busy -> 10 Hz
+    stage.observe(objects(9))                               # busy -> 10 Hz
     more = [SensorReading(source="cam", t_event_ns=T0 + (20 + i) * 50_000_000, device="d", values={})
             for i in range(20)]
     assert sum(len(stage.process(f)) for f in more) == 10
+
+
+def test_the_rate_learns_density_from_the_object_lists_fusion_makes_after_the_detector() -> None:
+    """The router only goes forward, and fusion runs after the detector: the rate limiter observes ObjectLists
+    wherever they are made."""
+    from rsu.app.graph import Graph, Node
+    from rsu.core.stage import BaseStage
+
+    class Det(BaseStage):
+        name, handles = "detector", (SensorReading,)
+
+        def process(self, p):  # noqa: ANN001, ANN201
+            return []
+
+    class Fuse(BaseStage):
+        name, handles = "operators", (SensorReading,)
+
+        def process(self, p):  # noqa: ANN001, ANN201
+            return [objects(9)]
+
+    rate = AdaptiveRate(AdaptiveRateConfig())
+    limited = RateLimitedStage(Det(), rate)
+    delivered: list[str] = []
+    graph = Graph([Node(limited), Node(Fuse())], lambda p, origin: delivered.append(type(p).__name__),
+                  on_error=lambda *a: pytest.fail(f"stage failed: {a}"), on_count=lambda *a: None)
+    assert limited.handles == (SensorReading,) and limited.observes == (ObjectList,)
+    graph.route(SensorReading(source="cam", t_event_ns=T0, device="d", values={}), "source:cam", 0)
+    assert rate.busy and rate.rate_hz == 10.0 and rate.counts["to_busy"] == 1
+    assert delivered.count("ObjectList") == 1  # observed, still delivered once to the outputs
 
 
 class _Sink:

@@ -82,9 +82,9 @@ class Dataflow:
         found: dict[tuple[str, str, bool], list[str]] = {}
         for name, produces, start in self._entries():
             for kind in produces:
-                for stage in self.stages[start:]:
-                    for observes, wanted in ((False, stage.consumes), (True, stage.observes)):
-                        if _matches(kind, wanted):
+                for i, stage in enumerate(self.stages):  # consumed from later stages, observed from anywhere
+                    for observes, wanted in ((False, stage.consumes if i >= start else ()), (True, stage.observes)):
+                        if name != stage.name and _matches(kind, wanted):
                             found.setdefault((name, stage.name, observes), []).append(kind.__name__)
                 for out in self.outputs:
                     if out.name != name and _matches(kind, out.consumes):
@@ -97,9 +97,8 @@ class Dataflow:
         for i, stage in enumerate(self.stages):
             for later in self.stages[i:]:
                 for kind in later.produces:
-                    for observes, wanted in ((False, stage.consumes), (True, stage.observes)):
-                        if _matches(kind, wanted):
-                            found.setdefault((later.name, stage.name, observes), []).append(kind.__name__)
+                    if _matches(kind, stage.consumes):  # observed types reach a stage wherever they are made
+                        found.setdefault((later.name, stage.name, False), []).append(kind.__name__)
         return [Edge(p, c, tuple(dict.fromkeys(kinds)), o) for (p, c, o), kinds in found.items()]
 
     def problems(self) -> list[str]:
@@ -258,10 +257,13 @@ def check_box(box: Any, flow: Dataflow) -> None:
     if running != planned:
         problems.append(f"the box runs stages {running} but the specs give {planned}")
     for node, spec in zip(box.graph.nodes, flow.stages, strict=False):
-        declared = {*spec.consumes, *spec.observes}
-        if node.name == spec.name and set(node.stage.handles) != declared:
+        observed = tuple(getattr(node.stage, "observes", ()))
+        if node.name == spec.name and set(node.stage.handles) != set(spec.consumes):
             problems.append(f"stage {node.name}: handles {_names(node.stage.handles)} but its spec consumes "
-                            f"{_names(tuple(declared)) or 'nothing'}")
+                            f"{_names(spec.consumes) or 'nothing'}")
+        if node.name == spec.name and set(observed) != set(spec.observes):
+            problems.append(f"stage {node.name}: observes {_names(observed) or 'nothing'} but its spec observes "
+                            f"{_names(spec.observes) or 'nothing'}")
         allowed = ("inline", "batch worker") if node.offer is None else ("latest-value worker", "batch worker")
         if node.name == spec.name and spec.thread not in allowed:
             problems.append(f"stage {node.name}: runs {'inline' if node.offer is None else 'as a worker'} "

@@ -4,7 +4,9 @@ A product enters the graph at a position: a source's products at the first stage
 after that stage, a plugin's products at the first stage. From there it goes to every later stage that
 consumes its type (worker stages get it through their latest-value slot, inline stages run it at once and
 their outputs enter the graph just after them), and then to the outputs (publisher and plugins). Nothing ever
-goes back to a stage at or before the one that made it, so no product re-enters the queue it came from.
+goes back to a stage at or before the one that made it, so no product re-enters the queue it came from. A
+stage may also *observe* some types (``observes``): it sees each one wherever it is made (the detector's rate
+limiter watches the ObjectLists fusion makes after it), on the router thread, and makes nothing from it.
 
 :mod:`rsu.app.dataflow` computes the edges from the registered stage specs and checks that they are these routes
 (``rsu graph CONFIG`` prints them; ``rsu -vv run`` logs them; docs/architecture.md draws the demo's).
@@ -53,6 +55,7 @@ class Graph:
         self._on_count = on_count
         self._index = {n.name: i for i, n in enumerate(self.nodes)}
         self._routes: dict[tuple[type, int], tuple[int, ...]] = {}
+        self._watchers: dict[type, tuple[int, ...]] = {}
 
     def entry(self, envelope: Envelope) -> int:
         """Where ``envelope`` enters: just after the stage that made it, else at the first stage."""
@@ -70,8 +73,22 @@ class Graph:
                 i for i in range(start, len(self.nodes)) if issubclass(kind, self.nodes[i].stage.handles))
         return route
 
+    def observers(self, kind: type) -> tuple[int, ...]:
+        """Indices of every stage that observes ``kind`` (wherever it is made: before or after the stage)."""
+        found = self._watchers.get(kind)
+        if found is None:
+            found = self._watchers[kind] = tuple(
+                i for i, n in enumerate(self.nodes) if issubclass(kind, getattr(n.stage, "observes", ())))
+        return found
+
     def route(self, product: Product, origin: str, start: int) -> None:
-        """Send ``product`` (made by ``origin``) to the stages from ``start`` on, then to the outputs."""
+        """Show ``product`` (made by ``origin``) to the stages observing it, send it to the stages from
+        ``start`` on that consume it, then to the outputs."""
+        for i in self.observers(type(product)):
+            try:
+                self.nodes[i].stage.observe(product)
+            except Exception:  # noqa: BLE001 - a failing observer must not stop the router
+                self._on_error(self.nodes[i].name, product)
         for i in self.consumers(type(product), start):
             node = self.nodes[i]
             if node.offer is not None:

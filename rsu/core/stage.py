@@ -1,10 +1,11 @@
 """The stage contract: a named step of the box's dataflow that consumes some product types and makes others.
 
-Every stage has the same five members (no optional methods to probe for): ``name``, ``handles`` (the product
-types it consumes), ``open()`` (once, before the first product: restore checkpoints, load models),
-``process(product)`` (zero or more new products, routed forward to the stages after it and to the outputs),
-``finish(end_of_input)`` (once, at shutdown: what end-of-input timers still emit) and ``stats()``.
-:class:`BaseStage` gives the no-op defaults; wrappers delegate all five to the stage they wrap.
+Every stage has the same members (no optional methods to probe for): ``name``, ``handles`` (the product
+types it consumes), ``observes`` (types it only watches, from wherever they are made: ``observe(product)``
+sees each, on the router thread, and makes nothing), ``open()`` (once, before the first product: restore
+checkpoints, load models), ``process(product)`` (zero or more new products, routed forward to the stages after
+it and to the outputs), ``finish(end_of_input)`` (once, at shutdown: what end-of-input timers still emit) and
+``stats()``. :class:`BaseStage` gives the no-op defaults; wrappers delegate to the stage they wrap.
 """
 
 from __future__ import annotations
@@ -22,8 +23,11 @@ class Stage(Protocol):
 
     name: str
     handles: tuple[type, ...]
+    observes: tuple[type, ...]
 
     def open(self) -> None: ...
+
+    def observe(self, product: Product) -> None: ...
 
     def process(self, product: Product) -> list[Product]: ...
 
@@ -37,9 +41,13 @@ class BaseStage:
 
     name: str = "stage"
     handles: tuple[type, ...] = ()
+    observes: tuple[type, ...] = ()
 
     def open(self) -> None:
         """Nothing to prepare."""
+
+    def observe(self, product: Product) -> None:
+        """Nothing watched."""
 
     def process(self, product: Product) -> list[Product]:
         raise NotImplementedError
@@ -61,9 +69,13 @@ class StageWrapper(BaseStage):
         self.stage = stage
         self.name = stage.name
         self.handles = stage.handles
+        self.observes = getattr(stage, "observes", ())
 
     def open(self) -> None:
         self.stage.open()
+
+    def observe(self, product: Product) -> None:
+        self.stage.observe(product)
 
     def process(self, product: Product) -> list[Product]:
         return self.stage.process(product)

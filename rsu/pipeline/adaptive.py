@@ -122,19 +122,23 @@ class CpuSampler:
 
 class RateLimitedStage(StageWrapper):
     """Wraps a stage (the detector): admits a camera's frame only every ``1 / rate`` seconds of event time,
-    and watches the ObjectLists that pass by to learn the traffic density."""
+    and observes the ObjectLists (wherever they are made: fusion runs after the detector) to learn the traffic
+    density."""
 
     def __init__(self, stage: Any, rate: AdaptiveRate) -> None:
         super().__init__(stage)
         self.rate = rate
-        self.handles = (*stage.handles, ObjectList)
+        self.observes = (*getattr(stage, "observes", ()), ObjectList)
         self._last: dict[str, int] = {}
         self.counts = {"admitted": 0, "skipped": 0}
 
-    def process(self, product: Product) -> list[Product]:
+    def observe(self, product: Product) -> None:
         if isinstance(product, ObjectList):
             self.rate.observe_objects(len(product.objects))
-            return []
+        else:
+            self.stage.observe(product)
+
+    def process(self, product: Product) -> list[Product]:
         period_ns = int(1e9 / self.rate.rate_hz)
         last = self._last.get(product.source)
         t = int(product.t_event_ns)
