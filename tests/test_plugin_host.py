@@ -71,6 +71,7 @@ def test_blocked_plugin_does_not_delay_the_others_beyond_its_queue() -> None:
     cycles = object_lists(50)
     host.dispatch(cycles[0])
     assert slow.entered.wait(10)  # the slow plugin is now stuck inside its first call
+    assert fast.wait_for(1)  # taken off its queue: the next of the same stream cannot supersede it
     queued = []
     for i, cycle in enumerate(cycles[1:], start=2):
         queued.append(host.dispatch(cycle))
