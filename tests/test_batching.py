@@ -208,7 +208,8 @@ def test_a_camera_the_adaptive_rate_skips_is_not_in_the_batch(detector: Detector
         skipped = Frame(source="cam-0", t_event_ns=1_100_000_000, frame_id=1, image=images[0])
         admitted = Frame(source="cam-1", t_event_ns=1_200_000_000, frame_id=1, image=images[1])
         assert limited.process(skipped) == [] and limited.process(admitted) == []
-        assert limited.process(ObjectList(source="fusion", t_event_ns=1_200_000_000)) == []  # density only
+        limited.observe(ObjectList(source="fusion", t_event_ns=1_200_000_000))  # density only: observed
+        assert ObjectList not in limited.handles and ObjectList in limited.observes
         stage.close()  # flush: cam-0 never came, so the pending batch is cam-1's frame alone
     finally:
         stage.close()
