@@ -34,7 +34,8 @@ from rsu.core.netsec import insecure_host_problem
 from rsu.metrics.health import Check
 from rsu.web.auth import TokenAuth
 from rsu.web.sources_api import handles as sources_path
-from rsu.web.sources_api import sources_response
+from rsu.web.sources_api import Response, sources_response
+from rsu.web.sources_api import json_response as _json
 
 __all__ = ["WebApp", "WebServer", "WebLimits", "InsecureHostError"]
 
@@ -54,8 +55,6 @@ _SECURITY_HEADERS = {
 _REASONS = {200: "OK", 201: "Created", 303: "See Other", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
             404: "Not Found", 405: "Method Not Allowed", 409: "Conflict", 415: "Unsupported Media Type",
             500: "Internal Server Error", 503: "Service Unavailable"}
-
-Response = tuple[int, bytes, str, dict[str, str]]
 
 
 class InsecureHostError(ValueError):
@@ -86,11 +85,6 @@ class WebLimits:
     max_connections: int = 100
     idle_timeout_s: float = 15.0
     max_header_bytes: int = 16 * 1024
-
-
-def _json(status: int, doc: Any, headers: dict[str, str] | None = None) -> Response:
-    body = json.dumps(doc, separators=(",", ":"), default=str).encode()
-    return status, body, "application/json", headers or {}
 
 
 def _static(name: str) -> Response:

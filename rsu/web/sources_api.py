@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from rsu.core.errors import SourceRejected
 
-__all__ = ["handles", "sources_response"]
+__all__ = ["Response", "handles", "json_response", "sources_response"]
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ _ITEM = re.compile(r"^/api/sources/([A-Za-z0-9][A-Za-z0-9_.-]{0,127})(/restart)?
 _MAX_TIMEOUT_S = 60.0
 
 Response = tuple[int, bytes, str, dict[str, str]]
+"""(status, body, content type, extra headers): what the server's routes answer."""
 
 
 class _BadRequest(Exception):
@@ -46,12 +47,13 @@ def handles(path: str) -> bool:
     return path == "/api/sources" or path.startswith("/api/sources/")
 
 
-def _json(status: int, doc: Any, headers: dict[str, str] | None = None) -> Response:
+def json_response(status: int, doc: Any, headers: dict[str, str] | None = None) -> Response:
+    """``doc`` as a compact JSON response."""
     return status, json.dumps(doc, separators=(",", ":"), default=str).encode(), "application/json", headers or {}
 
 
 def _error(status: int, problems: list[str], headers: dict[str, str] | None = None) -> Response:
-    return _json(status, {"error": problems[0] if len(problems) == 1 else f"{len(problems)} problems",
+    return json_response(status, {"error": problems[0] if len(problems) == 1 else f"{len(problems)} problems",
                           "problems": problems}, headers)
 
 
@@ -124,18 +126,18 @@ def sources_response(live: Any, method: str, path: str, environ: dict[str, Any])
         return _error(405, [f"method {method[:16]} not allowed on {path[:120]}"], {"Allow": allow})
     try:
         if method in ("GET", "HEAD"):
-            return _json(200, {"sources": live.list()})
+            return json_response(200, {"sources": live.list()})
         _guard(method, environ)
         body = _body(environ)
         if item is None:
             if "source" not in body:
                 raise _BadRequest(400, ['body: expected {"source": {...one sources entry...}, "persist": false}'])
             entry = body.pop("source")
-            return _json(201, {"source": live.add(entry, **_options(environ, body, {"persist"}))})
+            return json_response(201, {"source": live.add(entry, **_options(environ, body, {"persist"}))})
         source_id = item.group(1)
         if item.group(2):
-            return _json(200, {"source": live.restart(source_id, **_options(environ, body, {"timeout_s"}))})
-        return _json(200, live.remove(source_id, **_options(environ, body, {"persist", "timeout_s"})))
+            return json_response(200, {"source": live.restart(source_id, **_options(environ, body, {"timeout_s"}))})
+        return json_response(200, live.remove(source_id, **_options(environ, body, {"persist", "timeout_s"})))
     except _BadRequest as exc:
         return _error(exc.status, exc.problems, exc.headers)
     except SourceRejected as exc:
